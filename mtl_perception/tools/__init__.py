@@ -1,0 +1,1 @@
+"""Console entry points (train, evaluate, synthesize, bag evaluation, demo, benchmark)."""

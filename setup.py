@@ -1,0 +1,75 @@
+"""Packaging for mtl_perception: an ament_python package that also installs with pip."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+package_name = 'mtl_perception'
+
+
+def _share(pattern: str) -> list[str]:
+    """Return the files matching a pattern, so empty folders do not break the build."""
+    return sorted(path for path in glob(pattern) if os.path.isfile(path))
+
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*', 'experiments']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', _share('launch/*.launch.py')),
+        ('share/' + package_name + '/config', _share('config/*.yaml')),
+        ('share/' + package_name + '/rviz', _share('rviz/*.rviz')),
+        ('share/' + package_name + '/models', _share('models/*')),
+    ],
+    package_data={package_name: ['py.typed']},
+    # ROS workspaces resolve dependencies through package.xml and rosdep. Declaring them here
+    # too breaks colcon-installed entry points on older setuptools (DistributionNotFound for
+    # apt-installed packages), so pip users pick the extras instead.
+    install_requires=['setuptools'],
+    extras_require={
+        'core': [
+            'numpy>=1.22',
+            'torch>=2.1',
+            'opencv-python-headless>=4.6',
+            'scikit-learn>=1.1',
+            'pyyaml>=6',
+            'tqdm>=4.60',
+            'matplotlib>=3.5',
+        ],
+        'synth': ['pybullet>=3.2.5'],
+        'bag': ['rosbags>=0.10', 'rosbags-image>=0.9'],
+        'ros': [
+            'ros-rclpy',
+            'ros-sensor-msgs',
+            'ros-std-msgs',
+            'ros-visualization-msgs',
+            'ros-diagnostic-msgs',
+            'ros-builtin-interfaces',
+            'ros-geometry-msgs',
+            'ros-lifecycle-msgs',
+            'ros-rmw-fastrtps-cpp',
+        ],
+        'dev': ['pytest>=7', 'ruff>=0.5', 'hypothesis>=6'],
+    },
+    zip_safe=True,
+    maintainer='mtl_perception maintainers',
+    maintainer_email='maintainers@mtl-perception.invalid',
+    description='One multi-task network for semantics, instances and depth from one camera.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'mtl_perception_node = mtl_perception.ros.node:main',
+            'mtl_train = mtl_perception.tools.train:main',
+            'mtl_evaluate = mtl_perception.tools.evaluate:main',
+            'mtl_synth = mtl_perception.tools.synth:main',
+            'mtl_eval_bag = mtl_perception.tools.eval_bag:main',
+            'mtl_demo = mtl_perception.tools.demo:main',
+            'mtl_benchmark = mtl_perception.tools.benchmark:main',
+        ],
+    },
+)
