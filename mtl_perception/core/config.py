@@ -1,0 +1,90 @@
+"""The network's configuration: a small dataclass that a checkpoint stores and rebuilds from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+TASKS = ('semantic', 'instance', 'depth')
+"""Every task the network knows, in a fixed order (losses, logs and tables use it)."""
+
+TASK_OUTPUTS = {
+    'semantic': 'semantic_logits',
+    'instance': 'instance_offsets',
+    'depth': 'inverse_depth',
+}
+"""The key under which each task's head returns its output."""
+
+CLASSIFICATION_TASKS = frozenset({'semantic'})
+"""Tasks with a softmax likelihood (weight 1/sigma^2); the others are regression (1/2 sigma^2)."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the shared encoder and the task heads.
+
+    The encoder is a residual network whose stages halve the resolution until
+    ``output_stride`` is reached; later stages keep the resolution and dilate instead (as in
+    DeepLab v3). An ASPP-like context module follows. Each task gets a light decoder that fuses
+    the context with stride-4 features and predicts at stride 4, upsampled to the input size.
+    """
+
+    num_classes: int = 8
+    tasks: tuple[str, ...] = TASKS
+    stem_channels: int = 16
+    stage_channels: tuple[int, ...] = (16, 32, 64, 96)
+    stage_blocks: tuple[int, ...] = (1, 1, 2, 1)
+    output_stride: int = 16
+    aspp_channels: int = 64
+    aspp_rates: tuple[int, ...] = (2, 4, 6)
+    decoder_channels: int = 32
+    preset: str = 'custom'
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown or not self.tasks:
+            raise ValueError(f'tasks must be a non-empty subset of {TASKS}, got {self.tasks}')
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f'tasks repeat: {self.tasks}')
+        if len(self.stage_channels) != len(self.stage_blocks) or len(self.stage_channels) < 2:
+            raise ValueError('stage_channels and stage_blocks need the same length (>= 2)')
+        if self.output_stride not in (8, 16, 32):
+            raise ValueError(f'output_stride must be 8, 16 or 32, got {self.output_stride}')
+        if self.num_classes < 1 or self.num_classes > 255:
+            raise ValueError(f'num_classes must be 1..255, got {self.num_classes}')
+
+    def with_tasks(self, tasks: tuple[str, ...] | list[str]) -> ModelConfig:
+        """Return the same network with another subset of heads (task order kept canonical)."""
+        return replace(self, tasks=tuple(tasks))
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f'unknown model config keys {unknown}; known keys: {sorted(known)}')
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # Unit tests: a few thousand parameters.
+    'tiny': ModelConfig(stem_channels=8, stage_channels=(8, 16, 16, 24), stage_blocks=(1, 1, 1, 1),
+                        aspp_channels=16, aspp_rates=(2, 4), decoder_channels=8, preset='tiny'),
+    # CPU and Jetson-class devices: 10+ frames/s at 320x240 on a 2-core laptop CPU.
+    'small': ModelConfig(preset='small'),
+    # Desktop and data-centre GPUs.
+    'base': ModelConfig(stem_channels=32, stage_channels=(32, 64, 128, 256),
+                        stage_blocks=(2, 2, 3, 2), aspp_channels=128, aspp_rates=(3, 6, 9),
+                        decoder_channels=64, preset='base'),
+}
+
+
+def preset_config(name: str, num_classes: int, tasks: tuple[str, ...] = TASKS) -> ModelConfig:
+    """Return a preset with the given classes and heads; an unknown name lists the choices."""
+    try:
+        base = PRESETS[name]
+    except KeyError:
+        raise ValueError(f'unknown preset {name!r}; choose one of {sorted(PRESETS)}') from None
+    return replace(base, num_classes=num_classes, tasks=tuple(tasks))

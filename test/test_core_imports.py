@@ -1,0 +1,46 @@
+"""The core imports without ROS, and importing the package stays light."""
+
+import subprocess
+import sys
+import textwrap
+
+BLOCK_ROS = textwrap.dedent("""
+    import importlib.abc, sys
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            root = name.split('.')[0]
+            if root in {'rclpy', 'sensor_msgs', 'std_msgs', 'visualization_msgs',
+                        'diagnostic_msgs', 'rosbags', 'cv_bridge', 'launch', 'launch_ros'}:
+                raise ImportError(f'{name} is blocked in this test')
+            return None
+    sys.meta_path.insert(0, Block())
+""")
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', BLOCK_ROS + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_core_modules_import_without_ros():
+    result = _run("""
+        import importlib, pkgutil
+        import mtl_perception.core as core
+        names = [m.name for m in pkgutil.walk_packages(core.__path__, 'mtl_perception.core.')]
+        for name in names:
+            importlib.import_module(name)
+        print(len(names))
+    """)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) >= 6
+
+
+def test_package_import_is_light():
+    result = _run("""
+        import sys
+        import mtl_perception
+        heavy = [m for m in ('torch', 'rclpy', 'cv2') if m in sys.modules]
+        print(heavy)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'
