@@ -6,8 +6,12 @@ import pickle
 import pytest
 import torch
 
-from mtl_perception.core.checkpoint import (CheckpointError, load_checkpoint, safe_torch_load,
-                                            save_checkpoint)
+from mtl_perception.core.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    safe_torch_load,
+    save_checkpoint,
+)
 
 
 def test_round_trip_keeps_everything(tmp_path, tiny_checkpoint):

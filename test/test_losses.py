@@ -5,8 +5,13 @@ import math
 import pytest
 import torch
 
-from mtl_perception.core.losses import (LossWeighting, TaskLosses, depth_loss, instance_loss,
-                                        semantic_loss)
+from mtl_perception.core.losses import (
+    LossWeighting,
+    TaskLosses,
+    depth_loss,
+    instance_loss,
+    semantic_loss,
+)
 
 
 def test_uncertainty_weighting_matches_paper_formula():
