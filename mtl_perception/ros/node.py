@@ -1,0 +1,544 @@
+"""``mtl_perception_node``: camera in; semantics, depth and instance point clouds out.
+
+A lifecycle node (configure loads the model, deactivate frees it and the CUDA cache) that by
+default configures and activates itself (``autostart``), so ``ros2 run`` and a plain launch
+file just work, while a lifecycle manager can drive it with ``autostart:=false``.
+
+Threading: subscription callbacks only park the newest message in a one-slot mailbox; a worker
+thread decodes, runs the :class:`~mtl_perception.core.pipeline.ScenePipeline` and publishes.
+The executor is never blocked by inference, and a slow model drops old frames (counted in
+diagnostics) instead of building a backlog. Outputs nobody subscribes to are not computed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+import sys
+import threading
+import time
+from typing import Any
+
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Float32MultiArray, MultiArrayDimension
+from visualization_msgs.msg import MarkerArray
+
+from mtl_perception.ros import conversions
+from mtl_perception.ros.parameters import PARAMETERS
+
+NODE_NAME = 'mtl_perception'
+
+
+@dataclass
+class Mailbox:
+    """One-slot, thread-safe hand-over of the newest message to the worker."""
+
+    condition: threading.Condition = field(default_factory=threading.Condition)
+    item: Any = None
+    closed: bool = False
+
+    def put(self, item: Any) -> bool:
+        """Store ``item``; return True when an unprocessed older item was overwritten."""
+        with self.condition:
+            replaced = self.item is not None
+            self.item = item
+            self.condition.notify()
+            return replaced
+
+    def take(self, timeout_s: float) -> Any:
+        with self.condition:
+            if self.item is None and not self.closed:
+                self.condition.wait(timeout_s)
+            item, self.item = self.item, None
+            return item
+
+    def close(self) -> None:
+        with self.condition:
+            self.closed = True
+            self.condition.notify_all()
+
+
+@dataclass
+class FrameStats:
+    """Counters and latency samples for /diagnostics (written by two threads, read by one)."""
+
+    received: int = 0
+    processed: int = 0
+    dropped: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=500))
+    forward_ms: deque = field(default_factory=lambda: deque(maxlen=500))
+    window_start: float = field(default_factory=time.monotonic)
+    window_received: int = 0
+    window_processed: int = 0
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+
+def _percentile(values: deque, q: float) -> float:
+    return float(np.percentile(np.fromiter(values, float), q)) if values else float('nan')
+
+
+class MtlPerceptionNode(LifecycleNode):
+    """Runs the multi-task network on a camera stream and publishes what it sees."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        self._settings = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        self._choices = {spec.name: spec.choices for spec in PARAMETERS if spec.choices}
+        bad = [f'{name}={self._settings[name]!r}' for name, choices in self._choices.items()
+               if self._settings[name] not in choices]
+        if bad:
+            raise ValueError(f'invalid parameter values {bad}; see the parameter descriptions')
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self._stats = FrameStats()
+        self._stats_lock = threading.Lock()
+        self._mailbox = Mailbox()
+        self._worker: threading.Thread | None = None
+        self._pipeline = None
+        self._intrinsics: conversions.Intrinsics | None = None
+        self._camera_info_msg: CameraInfo | None = None
+        self._last_stamp_ns = -1
+        self._image_sub = None
+        self._info_sub = None
+        self._qos_timer = None
+        self._publishers: dict[str, Any] = {}
+        self._diagnostics_pub = None
+        self._diagnostics_timer = None
+        self._load_error = ''
+
+    # --- parameters ---------------------------------------------------------------------
+
+    def _validate_parameters(self, parameters: list) -> SetParametersResult:
+        for parameter in parameters:
+            choices = self._choices.get(parameter.name)
+            if choices and parameter.value not in choices:
+                return SetParametersResult(
+                    successful=False,
+                    reason=f'{parameter.name} must be one of {list(choices)}, '
+                           f'got {parameter.value!r}')
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, parameters: list) -> None:
+        for parameter in parameters:
+            self._settings[parameter.name] = parameter.value
+        if self._pipeline is not None:
+            self._pipeline.config = self._pipeline_config()
+
+    def _pipeline_config(self):  # noqa: ANN202 - PipelineConfig, imported lazily
+        from mtl_perception.core.pipeline import PipelineConfig
+
+        s = self._settings
+        return PipelineConfig(
+            instance_method=s['instance_method'],
+            instance_params={'min_pixels': int(s['instance_min_pixels']),
+                             'peak_threshold': float(s['instance_peak_threshold'])},
+            max_range_m=float(s['max_range_m']), cloud_stride=int(s['cloud_stride']),
+            cloud_voxel_m=float(s['cloud_voxel_m']))
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if not self._load_model():
+            return TransitionCallbackReturn.FAILURE
+        out_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             history=HistoryPolicy.KEEP_LAST)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        topics = {
+            'labels': (Image, 'semantic/labels', out_qos),
+            'color': (Image, 'semantic/color', out_qos),
+            'depth': (Image, 'depth', out_qos),
+            'points': (PointCloud2, 'instances/points', out_qos),
+            'markers': (MarkerArray, 'instances/markers', out_qos),
+            'uncertainty': (Image, 'uncertainty/semantic', out_qos),
+            'sigmas': (Float32MultiArray, 'uncertainty/task_sigmas', latched),
+        }
+        if self._settings['output_resolution'] == 'network':
+            topics['semantic_info'] = (CameraInfo, 'semantic/camera_info', out_qos)
+            topics['depth_info'] = (CameraInfo, 'depth/camera_info', out_qos)
+        self._publishers = {key: self.create_lifecycle_publisher(kind, topic, qos)
+                            for key, (kind, topic, qos) in topics.items()}
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics_timer = self.create_timer(
+            float(self._settings['diagnostics_period_s']), self._publish_diagnostics)
+        self._info_sub = self.create_subscription(
+            CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)
+        self.get_logger().info(
+            f'configured: model {self._pipeline.predictor.path} on '
+            f'{self._pipeline.predictor.device} ({self._pipeline.predictor.precision}), '
+            f'network input {self._pipeline.predictor.input_size[0]}x'
+            f'{self._pipeline.predictor.input_size[1]}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._pipeline is None and not self._load_model():
+            return TransitionCallbackReturn.FAILURE
+        result = super().on_activate(state)
+        self._mailbox = Mailbox()
+        self._worker = threading.Thread(target=self._work, name='mtl_inference', daemon=True)
+        self._worker.start()
+        self._subscribe_images()
+        self._publish_sigmas()
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._unsubscribe_images()
+        self._release_model()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _teardown(self) -> None:
+        self._stop_worker()
+        self._unsubscribe_images()
+        for publisher in self._publishers.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._publishers = {}
+        if self._info_sub is not None:
+            self.destroy_subscription(self._info_sub)
+            self._info_sub = None
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        if self._diagnostics_pub is not None:
+            self.destroy_publisher(self._diagnostics_pub)
+            self._diagnostics_pub = None
+        self._release_model()
+
+    def _load_model(self) -> bool:
+        from mtl_perception.core.checkpoint import CheckpointError
+        from mtl_perception.core.pipeline import ScenePipeline
+        from mtl_perception.core.predictor import Predictor, default_model_path
+
+        path = self._settings['model_path'] or str(default_model_path())
+        size = (int(self._settings['input_width']), int(self._settings['input_height']))
+        try:
+            predictor = Predictor(path, device=self._settings['device'],
+                                  precision=self._settings['precision'],
+                                  input_size=size if all(size) else None)
+        except (CheckpointError, ValueError, TypeError, RuntimeError, OSError) as error:
+            self._load_error = str(error)
+            self.get_logger().error(f'cannot load model {path}: {error}')
+            return False
+        self._pipeline = ScenePipeline(predictor, self._pipeline_config())
+        self._load_error = ''
+        return True
+
+    def _release_model(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.predictor.release()
+            self._pipeline = None
+
+    # --- subscriptions --------------------------------------------------------------------
+
+    def _image_topic(self) -> tuple[type, str]:
+        if self._settings['use_compressed']:
+            return CompressedImage, 'image/compressed'
+        return Image, 'image'
+
+    def _subscribe_images(self) -> None:
+        kind, topic = self._image_topic()
+        reliability = self._settings['qos_reliability']
+        if reliability == 'auto':
+            publishers = self.get_publishers_info_by_topic(self.resolve_topic_name(topic))
+            if not publishers:
+                if self._qos_timer is None:
+                    self.get_logger().info(f'waiting for a publisher on '
+                                           f'{self.resolve_topic_name(topic)} to match its QoS')
+                    self._qos_timer = self.create_timer(0.5, self._subscribe_images)
+                return
+            reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                           for p in publishers)
+            policy = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+        else:
+            policy = (ReliabilityPolicy.RELIABLE if reliability == 'reliable'
+                      else ReliabilityPolicy.BEST_EFFORT)
+        if self._qos_timer is not None:
+            self.destroy_timer(self._qos_timer)
+            self._qos_timer = None
+        if self._image_sub is not None:
+            return
+        qos = QoSProfile(depth=int(self._settings['qos_depth']), reliability=policy,
+                         history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
+        self._image_sub = self.create_subscription(kind, topic, self._on_image, qos)
+        self.get_logger().info(f'subscribed to {self._image_sub.topic_name} '
+                               f'({policy.name.lower()}, depth {qos.depth})')
+
+    def _unsubscribe_images(self) -> None:
+        if self._qos_timer is not None:
+            self.destroy_timer(self._qos_timer)
+            self._qos_timer = None
+        if self._image_sub is not None:
+            self.destroy_subscription(self._image_sub)
+            self._image_sub = None
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        replaced = self._mailbox.put((msg, time.monotonic()))
+        with self._stats_lock:
+            self._stats.received += 1
+            self._stats.window_received += 1
+            if replaced:
+                self._stats.dropped += 1
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            intrinsics = conversions.camera_info_to_intrinsics(msg)
+        except (ValueError, TypeError) as error:
+            self._reject('camera_info_invalid', f'CameraInfo rejected: {error}')
+            return
+        self._intrinsics = intrinsics
+        self._camera_info_msg = msg
+
+    def _reject(self, reason: str, message: str) -> None:
+        with self._stats_lock:
+            self._stats.reject(reason)
+        self.get_logger().warning(message, throttle_duration_sec=5.0)
+
+    # --- the worker -----------------------------------------------------------------------
+
+    def _stop_worker(self) -> None:
+        self._mailbox.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+
+    def _work(self) -> None:
+        mailbox = self._mailbox
+        while not mailbox.closed:
+            item = mailbox.take(timeout_s=0.5)
+            if item is None:
+                continue
+            msg, received_at = item
+            try:
+                self._process(msg, received_at)
+            except (ValueError, TypeError) as error:
+                self._reject('bad_image', f'image rejected: {error}')
+            except Exception as error:  # noqa: BLE001 - keep the node alive, report it
+                self._reject('processing_error',
+                             f'processing failed ({type(error).__name__}): {error}')
+
+    def _wanted(self) -> dict[str, bool]:
+        s = self._settings
+
+        def listened(key: str, enabled: str) -> bool:
+            publisher = self._publishers.get(key)
+            return bool(s[enabled] and publisher is not None
+                        and publisher.get_subscription_count() > 0)
+
+        return {'labels': listened('labels', 'publish_labels'),
+                'color': listened('color', 'publish_color'),
+                'depth': listened('depth', 'publish_depth'),
+                'points': listened('points', 'publish_points'),
+                'markers': listened('markers', 'publish_markers'),
+                'uncertainty': listened('uncertainty', 'publish_uncertainty')}
+
+    def _process(self, msg: Image | CompressedImage, received_at: float) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        if stamp_ns < self._last_stamp_ns:
+            self._reject('out_of_order', 'image rejected: its stamp is older than the last '
+                         'processed frame (messages out of order)')
+            return
+        wanted = self._wanted()
+        if not any(wanted.values()):
+            self._last_stamp_ns = stamp_ns
+            return
+        if isinstance(msg, CompressedImage):
+            image = conversions.compressed_image_to_numpy(msg)
+        else:
+            image = conversions.image_to_rgb(msg)
+        height, width = image.shape[:2]
+        K = self._camera_matrix(width, height)
+        camera_info = self._camera_info_msg
+        if self._settings['output_resolution'] == 'network':
+            out_w, out_h = pipeline.predictor.input_size
+            if (out_w, out_h) != (width, height):
+                image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
+                if K is not None:
+                    K = K.copy()
+                    K[0] *= out_w / width
+                    K[1] *= out_h / height
+                    K[0, 2] = (self._intrinsics.K[0, 2] + 0.5) * out_w / width - 0.5
+                    K[1, 2] = (self._intrinsics.K[1, 2] + 0.5) * out_h / height - 0.5
+                width, height = out_w, out_h
+        outputs = set()
+        if wanted['labels'] or wanted['color']:
+            outputs.add('semantic')
+        if wanted['depth']:
+            outputs.add('depth')
+        if wanted['points'] or wanted['markers']:
+            outputs |= {'instances', 'cloud'}
+        if wanted['uncertainty']:
+            outputs |= {'semantic', 'confidence'}
+        result = pipeline.process(image, K, outputs)
+        header = msg.header
+        prediction = result.prediction
+        if wanted['labels']:
+            self._publishers['labels'].publish(
+                conversions.numpy_to_image(prediction.semantic, 'mono8', header))
+        if wanted['color']:
+            from mtl_perception.core.visualize import colorize_semantic
+
+            colour = colorize_semantic(prediction.semantic, pipeline.predictor.class_set, image,
+                                       float(self._settings['color_blend']))
+            self._publishers['color'].publish(conversions.numpy_to_image(colour, 'rgb8',
+                                                                         header))
+        if wanted['depth'] and result.depth_m is not None:
+            self._publishers['depth'].publish(
+                conversions.numpy_to_image(result.depth_m.astype(np.float32), '32FC1', header))
+        if wanted['uncertainty'] and prediction.semantic_confidence is not None:
+            uncertainty = (1.0 - prediction.semantic_confidence).astype(np.float32)
+            self._publishers['uncertainty'].publish(
+                conversions.numpy_to_image(uncertainty, '32FC1', header))
+        if wanted['points'] and result.cloud is not None:
+            self._publishers['points'].publish(
+                conversions.structured_to_pointcloud2(result.cloud, header))
+        if wanted['markers'] and result.instances is not None and result.centroids_m is not None:
+            class_set = pipeline.predictor.class_set
+            classes = np.asarray(result.instances.class_ids, dtype=np.int64)
+            labels = [f'{class_set.names[c]} {i + 1}' for i, c in enumerate(classes)]
+            colours = class_set.palette_array()[classes] if len(classes) else np.zeros((0, 3))
+            self._publishers['markers'].publish(conversions.instance_markers(
+                result.centroids_m, labels, colours, header))
+        if 'semantic_info' in self._publishers and camera_info is not None:
+            scaled = conversions.scaled_camera_info(camera_info, width, height)
+            scaled.header = conversions.copy_header(header)
+            self._publishers['semantic_info'].publish(scaled)
+            self._publishers['depth_info'].publish(scaled)
+        self._last_stamp_ns = stamp_ns
+        with self._stats_lock:
+            self._stats.processed += 1
+            self._stats.window_processed += 1
+            self._stats.latency_ms.append((time.monotonic() - received_at) * 1e3)
+            self._stats.forward_ms.append(prediction.timings_ms.get('forward', float('nan')))
+
+    def _camera_matrix(self, width: int, height: int) -> np.ndarray | None:
+        """K of the latest valid CameraInfo if it describes this image size, else None."""
+        intrinsics = self._intrinsics
+        if intrinsics is None:
+            self._reject('no_camera_info', 'no valid CameraInfo received yet on '
+                         f'{self.resolve_topic_name("camera_info")}; depth assumes the '
+                         'canonical camera until one arrives')
+            return None
+        if (intrinsics.width, intrinsics.height) != (width, height):
+            self._reject('camera_info_size_mismatch', (
+                f'CameraInfo describes {intrinsics.width}x{intrinsics.height} but the image is '
+                f'{width}x{height}; depth assumes the canonical camera'))
+            return None
+        return intrinsics.K
+
+    # --- outputs that are not per frame ---------------------------------------------------
+
+    def _publish_sigmas(self) -> None:
+        publisher = self._publishers.get('sigmas')
+        if publisher is None or self._pipeline is None:
+            return
+        sigmas = self._pipeline.predictor.sigmas
+        message = Float32MultiArray()
+        message.layout.dim = [MultiArrayDimension(label=','.join(sigmas), size=len(sigmas),
+                                                  stride=len(sigmas))]
+        message.data = [float(v) for v in sigmas.values()]
+        publisher.publish(message)
+
+    def diagnostics_values(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._stats_lock:
+            stats = self._stats
+            window = max(1e-6, now - stats.window_start)
+            values = {
+                'frames_received': stats.received,
+                'frames_processed': stats.processed,
+                'frames_dropped': stats.dropped,
+                'frames_rejected': sum(stats.rejected.values()),
+                'input_rate_hz': stats.window_received / window,
+                'processed_rate_hz': stats.window_processed / window,
+                'latency_p50_ms': _percentile(stats.latency_ms, 50),
+                'latency_p90_ms': _percentile(stats.latency_ms, 90),
+                'latency_p99_ms': _percentile(stats.latency_ms, 99),
+                'forward_p50_ms': _percentile(stats.forward_ms, 50),
+            }
+            values.update({f'rejected_{k}': v for k, v in sorted(stats.rejected.items())})
+            stats.window_start, stats.window_received, stats.window_processed = now, 0, 0
+        pipeline = self._pipeline
+        values['device'] = str(pipeline.predictor.device) if pipeline else 'none'
+        values['precision'] = pipeline.predictor.precision if pipeline else 'none'
+        values['model'] = pipeline.predictor.path if pipeline else self._load_error
+        for task, sigma in (pipeline.predictor.sigmas.items() if pipeline else ()):
+            values[f'sigma_{task}'] = sigma
+        return values
+
+    def _publish_diagnostics(self) -> None:
+        values = self.diagnostics_values()
+        if self._pipeline is None:
+            level, message = 2, f'no model loaded {self._load_error}'.strip()
+        elif values['frames_rejected'] and values.get('rejected_recent', 0):
+            level, message = 1, 'rejecting frames'
+        elif values['input_rate_hz'] == 0.0:
+            level, message = 0, 'waiting for images'
+        else:
+            level, message = 0, 'running'
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [conversions.diagnostic_status(
+            f'{self.get_name()}: perception', values, level=level, message=message,
+            hardware_id=values['device'])]
+        if self._diagnostics_pub is not None:
+            self._diagnostics_pub.publish(array)
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = MtlPerceptionNode()
+        if node.get_parameter('autostart').value:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                node.get_logger().fatal('start-up failed: the node could not be configured')
+                return 1
+            node.trigger_activate()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as error:
+        print(f'mtl_perception_node: {error}', file=sys.stderr)
+        code = 2
+    finally:
+        if node is not None:
+            node._teardown()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The node's parameters: one table with defaults, descriptions, ranges and mutability.
+
+Kept apart from the node so tests and tools can compare ``config/camera.yaml`` with the
+declared parameters without starting ROS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    default: Any
+    description: str
+    read_only: bool = False
+    choices: tuple[str, ...] = ()
+    int_range: tuple[int, int] | None = None
+    float_range: tuple[float, float] | None = None
+
+    def descriptor(self) -> ParameterDescriptor:
+        kinds = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+                 float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
+        description = self.description
+        if self.choices:
+            description += f' One of: {", ".join(self.choices)}.'
+        descriptor = ParameterDescriptor(
+            name=self.name, type=kinds[type(self.default)], description=description,
+            read_only=self.read_only,
+            additional_constraints=(f'one of {list(self.choices)}' if self.choices else ''))
+        if self.int_range:
+            descriptor.integer_range = [IntegerRange(from_value=self.int_range[0],
+                                                     to_value=self.int_range[1], step=1)]
+        if self.float_range:
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=self.float_range[0], to_value=self.float_range[1], step=0.0)]
+        return descriptor
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec('model_path', '', 'Checkpoint (.pt) to load; empty: the default model '
+                  'installed in share/mtl_perception/models.', read_only=True),
+    ParameterSpec('device', 'auto', 'Where the network runs.', read_only=True,
+                  choices=('auto', 'cuda', 'cpu')),
+    ParameterSpec('precision', 'fp32', 'Network precision; fp16 needs CUDA (falls back to fp32 '
+                  'on the CPU).', read_only=True, choices=('fp32', 'fp16')),
+    ParameterSpec('input_width', 0, "Network input width in pixels; 0: the checkpoint's.",
+                  read_only=True, int_range=(0, 4096)),
+    ParameterSpec('input_height', 0, "Network input height in pixels; 0: the checkpoint's.",
+                  read_only=True, int_range=(0, 4096)),
+    ParameterSpec('output_resolution', 'input', 'Resolution of the published images: the '
+                  "camera's (input) or the network's (network, cheaper; a matching "
+                  'camera_info is published beside each image).', read_only=True,
+                  choices=('input', 'network')),
+    ParameterSpec('use_compressed', False, 'Subscribe to image/compressed '
+                  '(sensor_msgs/CompressedImage) instead of image.', read_only=True),
+    ParameterSpec('qos_reliability', 'auto', 'Reliability of the image subscription. auto '
+                  "matches the camera driver's publisher (reliable drivers then deliver "
+                  "full-size frames over Fast DDS's default transports).", read_only=True,
+                  choices=('auto', 'reliable', 'best_effort')),
+    ParameterSpec('qos_depth', 1, 'Subscription queue depth; 1 means always the newest frame.',
+                  read_only=True, int_range=(1, 100)),
+    ParameterSpec('publish_labels', True, 'Publish semantic/labels (mono8 class ids).'),
+    ParameterSpec('publish_color', True, 'Publish semantic/color (rgb8 palette image).'),
+    ParameterSpec('publish_depth', True, 'Publish depth (32FC1 metres, NaN = no depth).'),
+    ParameterSpec('publish_points', True, 'Publish instances/points (PointCloud2).'),
+    ParameterSpec('publish_markers', True, 'Publish instances/markers (MarkerArray).'),
+    ParameterSpec('publish_uncertainty', True, 'Publish uncertainty/semantic (32FC1, 1 - max '
+                  'class probability) and uncertainty/task_sigmas.'),
+    ParameterSpec('color_blend', 0.0, 'Weight of the camera image in semantic/color.',
+                  float_range=(0.0, 1.0)),
+    ParameterSpec('instance_method', 'grid', 'How centre votes are clustered into instances.',
+                  choices=('grid', 'dbscan', 'hdbscan', 'optics')),
+    ParameterSpec('instance_min_pixels', 40, 'Smallest instance kept, in pixels of the '
+                  'published image.', int_range=(1, 1_000_000)),
+    ParameterSpec('instance_peak_threshold', 0.1, 'Minimum vote density of an instance centre '
+                  '(grid method), as a fraction of its expected peak.', float_range=(0.0, 1.0)),
+    ParameterSpec('max_range_m', 20.0, 'Depth beyond this range is published as NaN and gives '
+                  'no points.', float_range=(0.1, 1000.0)),
+    ParameterSpec('cloud_stride', 2, 'Use every n-th pixel (rows and columns) for the cloud.',
+                  int_range=(1, 16)),
+    ParameterSpec('cloud_voxel_m', 0.0, 'Voxel size for cloud decimation; 0: off.',
+                  float_range=(0.0, 1.0)),
+    ParameterSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics.', read_only=True,
+                  float_range=(0.1, 60.0)),
+    ParameterSpec('autostart', True, 'Configure and activate at start-up; false waits for a '
+                  'lifecycle manager.', read_only=True),
+)
+
+PARAMETER_NAMES = tuple(spec.name for spec in PARAMETERS)
