@@ -1,0 +1,168 @@
+"""Camera geometry: canonical inverse depth to metres, intrinsics under resizing, 3-D points.
+
+Depth from one image depends on the lens: the same picture of an object means a nearer object
+through a wider lens. The network therefore predicts inverse depth for a *canonical camera*
+with normalised focal length ``f_canon`` (docs/conventions.md). An image's normalised focal
+length ``f_norm = fx_px / width_px`` is the tangent-of-half-field-of-view in disguise, and it
+does not change when the image is resized (fx and the width scale together). Hence:
+
+- the network runs at its own input resolution, but the runtime camera's ``f_norm`` is the same
+  at every resolution, so ``depth_m = f_canon / (f_norm * inverse_depth)`` holds at network
+  resolution and after the output is resized back to the camera's resolution alike;
+- a camera with different intrinsics from the training data (another lens) is handled by the
+  same formula: ``f_norm`` of the runtime camera, from its CameraInfo, rescales the canonical
+  prediction. Cropping, in contrast, changes ``f_norm`` (the width shrinks, fx does not): use
+  the cropped image's width.
+
+Pixel-centre convention (the one ``cv2.resize`` uses, and the ROS conversions'
+``half_pixel_centers=True`` default): pixel (u, v) has its centre at integer coordinates and
+the image spans [-0.5, W - 0.5] x [-0.5, H - 0.5]. Resizing by s maps u to ``(u + 0.5) s - 0.5``,
+so ``fx' = s fx`` and ``cx' = (cx + 0.5) s - 0.5``, and the principal point of an ideal camera
+is ``((W - 1) / 2, (H - 1) / 2)``.
+
+Points are in the camera optical frame (REP 103): z forward, x right, y down, metres. Depth is
+the z coordinate (REP 118 depth images), not the distance along the ray, and every range limit
+here (``max_range_m``) applies to z as well, so the depth image and the point cloud keep the
+same points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_MIN_INVERSE_DEPTH = 1e-3
+"""Canonical inverse depth (1/m) at or below which a pixel is at infinity (sky): 1 km."""
+
+
+def f_norm(fx_px: float, width_px: float) -> float:
+    """Return the normalised horizontal focal length ``fx_px / width_px``."""
+    if not fx_px > 0 or not width_px > 0:
+        raise ValueError(f'fx_px ({fx_px}) and width_px ({width_px}) must be positive')
+    return float(fx_px) / float(width_px)
+
+
+def canonical_inverse_depth_to_depth_m(inverse_depth: np.ndarray, fx_px: float,
+                                       width_px: float, f_canon: float = 1.0,
+                                       min_inverse_depth: float = DEFAULT_MIN_INVERSE_DEPTH,
+                                       max_range_m: float | None = None) -> np.ndarray:
+    """Return metric depth (float32, same shape) from canonical inverse depth in 1/m.
+
+    ``depth_m = f_canon / (f_norm * inverse_depth)`` with ``f_norm = fx_px / width_px`` of the
+    image the inverse depth belongs to (any resize of the camera image gives the same ratio).
+    NaN where the inverse depth is not finite, at or below ``min_inverse_depth`` (sky and other
+    points at infinity, which the network predicts as 0) or beyond ``max_range_m``.
+    """
+    scale = f_canon / f_norm(fx_px, width_px)
+    inverse = np.asarray(inverse_depth, dtype=np.float32)
+    valid = np.isfinite(inverse) & (inverse > max(float(min_inverse_depth), 0.0))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        depth = np.where(valid, np.float32(scale) / inverse, np.float32(np.nan))
+    if max_range_m is not None:
+        depth[depth > max_range_m] = np.nan
+    return depth.astype(np.float32, copy=False)
+
+
+def depth_m_to_canonical_inverse_depth(depth_m: np.ndarray, fx_px: float, width_px: float,
+                                       f_canon: float = 1.0) -> np.ndarray:
+    """Return canonical inverse depth (float32, 1/m) from metric depth: the training target.
+
+    ``inverse_depth = (1 / depth_m) * f_canon / f_norm``. Infinite depth (sky) gives 0, a valid
+    target; NaN, zero or negative depth gives NaN (no target).
+    """
+    scale = f_canon / f_norm(fx_px, width_px)
+    depth = np.asarray(depth_m, dtype=np.float64)
+    valid = depth > 0  # False for NaN as well
+    with np.errstate(divide='ignore', invalid='ignore'):
+        inverse = np.where(valid, scale / depth, np.nan)
+    return inverse.astype(np.float32)
+
+
+def default_camera_matrix(width: int, height: int, f_canon: float = 1.0) -> np.ndarray:
+    """Return K (3x3 float64) of the canonical camera at this size: ``fx = fy = f_canon W``.
+
+    The principal point is the image centre, ``((W - 1) / 2, (H - 1) / 2)`` with pixel centres
+    at integer coordinates. Used when no CameraInfo is known.
+    """
+    focal = float(f_canon) * float(width)
+    return np.array([[focal, 0.0, (width - 1) / 2.0],
+                     [0.0, focal, (height - 1) / 2.0],
+                     [0.0, 0.0, 1.0]])
+
+
+def scale_intrinsics(camera_matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Return camera matrix K for the image resized by ``sx`` (width) and ``sy`` (height).
+
+    ``fx' = sx fx``, ``fy' = sy fy``, skew ``s' = sx s``, ``cx' = (cx + 0.5) sx - 0.5``,
+    ``cy' = (cy + 0.5) sy - 0.5`` (pixel centres at integer coordinates, as ``cv2.resize``).
+    """
+    K = np.asarray(camera_matrix, dtype=np.float64)
+    if K.shape != (3, 3):
+        raise ValueError(f'K must be 3x3, got shape {K.shape}')
+    if not sx > 0 or not sy > 0:
+        raise ValueError(f'scale factors must be positive, got sx={sx}, sy={sy}')
+    pixel_map = np.array([[sx, 0.0, 0.5 * sx - 0.5],
+                          [0.0, sy, 0.5 * sy - 0.5],
+                          [0.0, 0.0, 1.0]])
+    return pixel_map @ K
+
+
+def resize_intrinsics(camera_matrix: np.ndarray, from_size: tuple[int, int],
+                      to_size: tuple[int, int]) -> np.ndarray:
+    """Return K for an image resized from ``from_size`` to ``to_size``, both (width, height)."""
+    return scale_intrinsics(camera_matrix, to_size[0] / from_size[0], to_size[1] / from_size[1])
+
+
+def backproject(depth_m: np.ndarray, camera_matrix: np.ndarray, max_range_m: float | None = None
+                ) -> np.ndarray:
+    """Return (H, W, 3) float32 points in the optical frame from a z-depth image in metres.
+
+    ``x = (u - cx - s (v - cy) / fy) z / fx``, ``y = (v - cy) z / fy``, ``z = depth``. Pixels
+    with non-finite, zero or negative depth, or depth beyond ``max_range_m``, are NaN in all
+    three coordinates, so one finiteness test on any coordinate finds the valid points.
+    """
+    depth = np.asarray(depth_m, dtype=np.float32)
+    if depth.ndim != 2:
+        raise ValueError(f'depth_m must be (H, W), got shape {depth.shape}')
+    K = np.asarray(camera_matrix, dtype=np.float64)
+    if K.shape != (3, 3) or not K[0, 0] > 0 or not K[1, 1] > 0:
+        raise ValueError(f'K must be a 3x3 pinhole matrix with positive focal lengths, got {K}')
+    height, width = depth.shape
+    fx, fy, skew, cx, cy = K[0, 0], K[1, 1], K[0, 1], K[0, 2], K[1, 2]
+    ray_y = ((np.arange(height) - cy) / fy).astype(np.float32)[:, None]  # (H, 1)
+    ray_x = ((np.arange(width) - cx) / fx).astype(np.float32)[None, :]  # (1, W)
+    valid = np.isfinite(depth) & (depth > 0)
+    if max_range_m is not None:
+        valid &= depth <= max_range_m
+    z = np.where(valid, depth, np.float32(np.nan))
+    points = np.empty((height, width, 3), dtype=np.float32)
+    points[..., 0] = z * ray_x
+    if skew != 0.0:
+        points[..., 0] -= z * (np.float32(skew / fx) * ray_y)
+    points[..., 1] = z * ray_y
+    points[..., 2] = z
+    return points
+
+
+def instance_points(points: np.ndarray, instance_ids: np.ndarray,
+                    num_instances: int | None = None) -> list[np.ndarray]:
+    """Return the finite 3-D points of each instance: entry k - 1 is (n_k, 3) of instance k.
+
+    ``points`` (H, W, 3) from :func:`backproject`, ``instance_ids`` (H, W) with 0 = none.
+    ``num_instances`` defaults to the largest id; instances without finite points get an
+    empty (0, 3) array. One sort, no loop over pixels.
+    """
+    points = np.asarray(points)
+    ids = np.asarray(instance_ids)
+    if points.ndim != 3 or points.shape[2] != 3 or points.shape[:2] != ids.shape:
+        raise ValueError(f'points must be (H, W, 3) and instance_ids (H, W); got '
+                         f'{points.shape} and {ids.shape}')
+    if num_instances is None:
+        num_instances = int(ids.max(initial=0))
+    flat_ids = ids.reshape(-1).astype(np.int64)
+    flat_points = points.reshape(-1, 3)
+    keep = (flat_ids > 0) & (flat_ids <= num_instances) & np.isfinite(flat_points).all(1)
+    kept_ids = flat_ids[keep]
+    order = np.argsort(kept_ids, kind='stable')
+    sorted_points = flat_points[keep][order]
+    bounds = np.searchsorted(kept_ids[order], np.arange(1, num_instances + 1), side='right')
+    return np.split(sorted_points, bounds[:-1]) if num_instances else []

@@ -1,0 +1,205 @@
+"""Packed instance clouds: layout, byte round trips, colour packing and decimation."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mtl_perception.core import geometry, pointcloud
+from mtl_perception.core.pointcloud import (
+    CLOUD_DTYPE,
+    CLOUD_DTYPE_WITH_UNCERTAINTY,
+    build_instance_cloud,
+    dtype_from_fields,
+    pack_rgb,
+    pointcloud_fields,
+    unpack_rgb,
+)
+
+
+def scene(height: int = 24, width: int = 32, depth_m: float = 2.0, seed: int = 0) -> dict:
+    """A flat wall with two instances side by side and random colours."""
+    rng = np.random.default_rng(seed)
+    depth = np.full((height, width), depth_m, dtype=np.float32)
+    points = geometry.backproject(depth, geometry.default_camera_matrix(width, height))
+    ids = np.zeros((height, width), dtype=np.int32)
+    ids[4:20, 2:14] = 1
+    ids[4:20, 14:30] = 2
+    semantic = np.where(ids == 1, 7, np.where(ids == 2, 4, 1)).astype(np.uint8)
+    rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return {'points': points, 'rgb': rgb, 'semantic': semantic, 'instance_ids': ids}
+
+
+def test_layout_matches_the_documented_fields():
+    assert CLOUD_DTYPE.itemsize == 24
+    assert CLOUD_DTYPE_WITH_UNCERTAINTY.itemsize == 28
+    assert pointcloud_fields(CLOUD_DTYPE) == [
+        ('x', 0, pointcloud.FLOAT32, 1), ('y', 4, pointcloud.FLOAT32, 1),
+        ('z', 8, pointcloud.FLOAT32, 1), ('rgb', 12, pointcloud.FLOAT32, 1),
+        ('instance', 16, pointcloud.UINT32, 1), ('label', 20, pointcloud.UINT16, 1)]
+    assert pointcloud_fields(CLOUD_DTYPE_WITH_UNCERTAINTY)[5:] == [
+        ('depth_uncertainty', 20, pointcloud.FLOAT32, 1), ('label', 24, pointcloud.UINT16, 1)]
+    assert (pointcloud.INT8, pointcloud.FLOAT64) == (1, 8)
+
+
+def test_cloud_round_trips_through_bytes_field_by_field():
+    data = scene()
+    uncertainty = np.linspace(0.01, 0.5, 24 * 32, dtype=np.float32).reshape(24, 32)
+    for depth_uncertainty in (None, uncertainty):
+        cloud = build_instance_cloud(data['points'], data['rgb'], data['semantic'],
+                                     data['instance_ids'], depth_uncertainty=depth_uncertainty)
+        fields = pointcloud_fields(cloud.dtype)
+        raw = cloud.tobytes()
+        assert len(raw) == cloud.size * cloud.dtype.itemsize
+        decoded = np.frombuffer(raw, dtype=dtype_from_fields(fields, cloud.dtype.itemsize))
+        for name, *_ in fields:
+            # Compare bits, so the packed rgb floats are checked exactly too.
+            assert decoded[name].tobytes() == cloud[name].tobytes(), name
+        # PointField-like messages work as well as tuples.
+        messages = [SimpleNamespace(name=n, offset=o, datatype=d, count=c)
+                    for n, o, d, c in fields]
+        assert dtype_from_fields(messages, cloud.dtype.itemsize) == cloud.dtype
+
+
+def test_padding_is_zero_and_bytes_are_little_endian():
+    data = scene()
+    cloud = build_instance_cloud(data['points'], data['rgb'], data['semantic'],
+                                 data['instance_ids'])
+    raw = np.frombuffer(cloud.tobytes(), dtype=np.uint8).reshape(cloud.size, 24)
+    assert not raw[:, 22:].any()
+    first = raw[0]
+    assert first[16:20].tobytes() == int(cloud['instance'][0]).to_bytes(4, 'little')
+    assert first[20:22].tobytes() == int(cloud['label'][0]).to_bytes(2, 'little')
+
+
+def test_only_instance_pixels_with_finite_points_are_kept():
+    data = scene()
+    data['points'][4, 2] = np.nan  # a pixel of instance 1 without depth
+    cloud = build_instance_cloud(data['points'], data['rgb'], data['semantic'],
+                                 data['instance_ids'])
+    assert cloud.size == (data['instance_ids'] > 0).sum() - 1
+    assert set(np.unique(cloud['instance']).tolist()) == {1, 2}
+    assert np.isfinite(cloud['z']).all()
+    labels = {1: 7, 2: 4}
+    assert all(labels[int(i)] == int(lab) for i, lab in zip(cloud['instance'], cloud['label']))
+    # Raster order: the first point is the first kept pixel of the image.
+    v, u = np.argwhere(data['instance_ids'] > 0)[1]
+    np.testing.assert_array_equal(unpack_rgb(cloud['rgb'][0]), data['rgb'][v, u])
+    np.testing.assert_allclose(cloud['x'][0], data['points'][v, u, 0])
+
+
+def test_rgb_packing_round_trips_and_uses_the_pcl_bit_layout():
+    assert pack_rgb(np.array([255, 0, 0], np.uint8)).view(np.uint32) == 0xFF0000
+    assert pack_rgb(np.array([0, 255, 0], np.uint8)).view(np.uint32) == 0x00FF00
+    assert pack_rgb(np.array([1, 2, 3], np.uint8)).view(np.uint32) == 0x010203
+    values = np.arange(256, dtype=np.uint8)
+    colours = np.stack(np.meshgrid(values, values[::5], values[::7], indexing='ij'), -1)
+    packed = pack_rgb(colours)
+    assert packed.dtype == np.float32 and packed.shape == colours.shape[:-1]
+    np.testing.assert_array_equal(unpack_rgb(packed), colours)
+    with pytest.raises(ValueError, match='uint8'):
+        pack_rgb(np.zeros((2, 3), np.float32))
+
+
+@pytest.mark.parametrize('with_uncertainty', [False, True])
+def test_nan_and_empty_frames_give_empty_clouds(with_uncertainty):
+    data = scene()
+    uncertainty = np.ones((24, 32), np.float32) if with_uncertainty else None
+    dtype = pointcloud.cloud_dtype(with_uncertainty)
+    nan_points = np.full_like(data['points'], np.nan)
+    cases = [
+        (nan_points, data['rgb'], data['semantic'], data['instance_ids'], uncertainty),
+        (data['points'], data['rgb'], data['semantic'], np.zeros((24, 32), np.int32),
+         uncertainty),
+        (np.zeros((0, 0, 3), np.float32), np.zeros((0, 0, 3), np.uint8),
+         np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int32),
+         np.zeros((0, 0), np.float32) if with_uncertainty else None),
+    ]
+    for points, rgb, semantic, ids, extra in cases:
+        for voxel in (None, 0.05):
+            cloud = build_instance_cloud(points, rgb, semantic, ids, voxel_size_m=voxel,
+                                         max_range_m=10.0, depth_uncertainty=extra)
+            assert cloud.shape == (0,) and cloud.dtype == dtype
+            assert cloud.tobytes() == b''
+
+
+def test_sky_pixels_of_an_instance_give_no_points():
+    inverse = np.zeros((8, 8), np.float32)
+    inverse[:, 4:] = 0.5
+    depth_m = geometry.canonical_inverse_depth_to_depth_m(inverse, 8.0, 8)
+    points = geometry.backproject(depth_m, geometry.default_camera_matrix(8, 8))
+    ids = np.ones((8, 8), np.int32)
+    cloud = build_instance_cloud(points, None, np.zeros((8, 8), np.uint8), ids)
+    assert cloud.size == 32
+    assert not cloud['rgb'].view(np.uint32).any()  # no colours given: black
+
+
+def test_stride_keeps_every_nth_row_and_column():
+    data = scene()
+    data['instance_ids'][:] = 1
+    for stride, expected in ((1, 24 * 32), (2, 12 * 16), (3, 8 * 11), (5, 5 * 7)):
+        cloud = build_instance_cloud(data['points'], data['rgb'], data['semantic'],
+                                     data['instance_ids'], stride=stride)
+        assert cloud.size == expected
+    with pytest.raises(ValueError, match='stride'):
+        build_instance_cloud(data['points'], data['rgb'], data['semantic'],
+                             data['instance_ids'], stride=0)
+
+
+def test_voxel_decimation_keeps_one_point_per_voxel_per_instance():
+    # Points on an exact 1 cm grid in the plane z = 1; 4 cm voxels hold 4 x 4 of them.
+    v, u = np.mgrid[0:32, 0:32].astype(np.float32)
+    points = np.stack([u * 0.01 + 0.005, v * 0.01 + 0.005, np.ones_like(u)], -1)
+    ids = np.ones((32, 32), np.int32)
+    ids[:, 16:] = 2
+    ids[:2, :2] = 3  # a small instance sharing voxels with instance 1
+    semantic = np.zeros((32, 32), np.uint8)
+    cloud = build_instance_cloud(points, None, semantic, ids, voxel_size_m=0.04)
+    per_instance = {i: int((cloud['instance'] == i).sum()) for i in (1, 2, 3)}
+    assert per_instance == {1: 8 * 4, 2: 8 * 4, 3: 1}
+    keys = np.stack([cloud['instance'], np.floor(cloud['x'] / 0.04),
+                     np.floor(cloud['y'] / 0.04)], 1)
+    assert np.unique(keys, axis=0).shape[0] == cloud.size  # one per voxel and instance
+    first = cloud[cloud['instance'] == 1][0]
+    assert (first['x'], first['y']) == (points[0, 2, 0], points[0, 2, 1])  # raster order
+    coarse = build_instance_cloud(points, None, semantic, ids, voxel_size_m=1.0)
+    assert coarse.size == 3
+
+
+def test_max_range_limits_depth():
+    data = scene(depth_m=12.0)
+    kept = build_instance_cloud(data['points'], data['rgb'], data['semantic'],
+                                data['instance_ids'], max_range_m=15.0)
+    dropped = build_instance_cloud(data['points'], data['rgb'], data['semantic'],
+                                   data['instance_ids'], max_range_m=10.0)
+    assert kept.size == (data['instance_ids'] > 0).sum() and dropped.size == 0
+
+
+def test_field_descriptions_reject_what_pointfield_cannot_hold():
+    with pytest.raises(ValueError, match='PointField cannot'):
+        pointcloud_fields(np.dtype([('x', '<f4'), ('id', '<i8')]))
+    with pytest.raises(ValueError, match='big-endian'):
+        pointcloud_fields(np.dtype([('x', '>f4')]))
+    with pytest.raises(ValueError, match='does not fit'):
+        dtype_from_fields([('x', 0, pointcloud.FLOAT64, 1)], 4)
+    with pytest.raises(ValueError, match='unknown PointField datatype'):
+        dtype_from_fields([('x', 0, 9, 1)], 8)
+    vector = np.dtype([('normal', '<f4', (3,)), ('label', '<u2')])
+    assert pointcloud_fields(vector) == [('normal', 0, 7, 3), ('label', 12, 4, 1)]
+    assert dtype_from_fields(pointcloud_fields(vector), vector.itemsize) == vector
+
+
+def test_shape_mismatch_is_reported():
+    data = scene()
+    with pytest.raises(ValueError, match='semantic must have shape'):
+        build_instance_cloud(data['points'], data['rgb'], data['semantic'][:-1],
+                             data['instance_ids'])
+
+
+def test_unpacking_refuses_colours_that_lost_their_bits():
+    with pytest.raises(ValueError, match='float32'):
+        unpack_rgb(np.zeros(3, np.float64))
+    packed = pack_rgb(np.array([[9, 8, 7]], np.uint8))
+    np.testing.assert_array_equal(unpack_rgb(packed[0]), [9, 8, 7])  # a scalar works too
