@@ -60,7 +60,6 @@ setup(
     maintainer_email='maintainers@mtl-perception.invalid',
     description='One multi-task network for semantics, instances and depth from one camera.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'mtl_perception_node = mtl_perception.ros.node:main',
@@ -70,6 +69,7 @@ setup(
             'mtl_eval_bag = mtl_perception.tools.eval_bag:main',
             'mtl_demo = mtl_perception.tools.demo:main',
             'mtl_benchmark = mtl_perception.tools.benchmark:main',
+            'mtl_benchmark_instances = mtl_perception.tools.benchmark_instances:main',
         ],
     },
 )

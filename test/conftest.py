@@ -60,8 +60,8 @@ def toy_batch() -> dict[str, torch.Tensor]:
     return make_toy_batch()
 
 
-@pytest.fixture
-def tiny_checkpoint() -> Checkpoint:
+def tiny_checkpoint_object() -> Checkpoint:
+    """A tiny random-weight model with known sigmas, for plumbing tests."""
     torch.manual_seed(0)
     config = preset_config('tiny', SYNTH_CLASSES.num_classes)
     model = MultiTaskNet(config)
@@ -69,3 +69,8 @@ def tiny_checkpoint() -> Checkpoint:
                       preprocessing=Preprocessing(input_width=64, input_height=48),
                       state_dict=model.state_dict(),
                       log_variances={'semantic': 0.1, 'instance': 1.0, 'depth': -2.0})
+
+
+@pytest.fixture
+def tiny_checkpoint() -> Checkpoint:
+    return tiny_checkpoint_object()

@@ -120,7 +120,7 @@ class MtlPerceptionNode(LifecycleNode):
         self._image_sub = None
         self._info_sub = None
         self._qos_timer = None
-        self._publishers: dict[str, Any] = {}
+        self._outputs: dict[str, Any] = {}
         self._diagnostics_pub = None
         self._diagnostics_timer = None
         self._load_error = ''
@@ -175,7 +175,7 @@ class MtlPerceptionNode(LifecycleNode):
         if self._settings['output_resolution'] == 'network':
             topics['semantic_info'] = (CameraInfo, 'semantic/camera_info', out_qos)
             topics['depth_info'] = (CameraInfo, 'depth/camera_info', out_qos)
-        self._publishers = {key: self.create_lifecycle_publisher(kind, topic, qos)
+        self._outputs = {key: self.create_lifecycle_publisher(kind, topic, qos)
                             for key, (kind, topic, qos) in topics.items()}
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(
@@ -217,9 +217,9 @@ class MtlPerceptionNode(LifecycleNode):
     def _teardown(self) -> None:
         self._stop_worker()
         self._unsubscribe_images()
-        for publisher in self._publishers.values():
+        for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
-        self._publishers = {}
+        self._outputs = {}
         if self._info_sub is not None:
             self.destroy_subscription(self._info_sub)
             self._info_sub = None
@@ -299,7 +299,19 @@ class MtlPerceptionNode(LifecycleNode):
             self._image_sub = None
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
-        replaced = self._mailbox.put((msg, time.monotonic()))
+        received_at = time.monotonic()
+        if isinstance(msg, Image):
+            # Header checks only (a zero-copy view): malformed frames are rejected here, so
+            # they are counted even when a newer frame would have replaced them.
+            try:
+                conversions.image_to_numpy(msg)
+            except (ValueError, TypeError) as error:
+                with self._stats_lock:
+                    self._stats.received += 1
+                    self._stats.window_received += 1
+                self._reject('bad_image', f'image rejected: {error}')
+                return
+        replaced = self._mailbox.put((msg, received_at))
         with self._stats_lock:
             self._stats.received += 1
             self._stats.window_received += 1
@@ -347,7 +359,7 @@ class MtlPerceptionNode(LifecycleNode):
         s = self._settings
 
         def listened(key: str, enabled: str) -> bool:
-            publisher = self._publishers.get(key)
+            publisher = self._outputs.get(key)
             return bool(s[enabled] and publisher is not None
                         and publisher.get_subscription_count() > 0)
 
@@ -402,37 +414,37 @@ class MtlPerceptionNode(LifecycleNode):
         header = msg.header
         prediction = result.prediction
         if wanted['labels']:
-            self._publishers['labels'].publish(
+            self._outputs['labels'].publish(
                 conversions.numpy_to_image(prediction.semantic, 'mono8', header))
         if wanted['color']:
             from mtl_perception.core.visualize import colorize_semantic
 
             colour = colorize_semantic(prediction.semantic, pipeline.predictor.class_set, image,
                                        float(self._settings['color_blend']))
-            self._publishers['color'].publish(conversions.numpy_to_image(colour, 'rgb8',
+            self._outputs['color'].publish(conversions.numpy_to_image(colour, 'rgb8',
                                                                          header))
         if wanted['depth'] and result.depth_m is not None:
-            self._publishers['depth'].publish(
+            self._outputs['depth'].publish(
                 conversions.numpy_to_image(result.depth_m.astype(np.float32), '32FC1', header))
         if wanted['uncertainty'] and prediction.semantic_confidence is not None:
             uncertainty = (1.0 - prediction.semantic_confidence).astype(np.float32)
-            self._publishers['uncertainty'].publish(
+            self._outputs['uncertainty'].publish(
                 conversions.numpy_to_image(uncertainty, '32FC1', header))
         if wanted['points'] and result.cloud is not None:
-            self._publishers['points'].publish(
+            self._outputs['points'].publish(
                 conversions.structured_to_pointcloud2(result.cloud, header))
         if wanted['markers'] and result.instances is not None and result.centroids_m is not None:
             class_set = pipeline.predictor.class_set
             classes = np.asarray(result.instances.class_ids, dtype=np.int64)
             labels = [f'{class_set.names[c]} {i + 1}' for i, c in enumerate(classes)]
             colours = class_set.palette_array()[classes] if len(classes) else np.zeros((0, 3))
-            self._publishers['markers'].publish(conversions.instance_markers(
+            self._outputs['markers'].publish(conversions.instance_markers(
                 result.centroids_m, labels, colours, header))
-        if 'semantic_info' in self._publishers and camera_info is not None:
+        if 'semantic_info' in self._outputs and camera_info is not None:
             scaled = conversions.scaled_camera_info(camera_info, width, height)
             scaled.header = conversions.copy_header(header)
-            self._publishers['semantic_info'].publish(scaled)
-            self._publishers['depth_info'].publish(scaled)
+            self._outputs['semantic_info'].publish(scaled)
+            self._outputs['depth_info'].publish(scaled)
         self._last_stamp_ns = stamp_ns
         with self._stats_lock:
             self._stats.processed += 1
@@ -458,7 +470,7 @@ class MtlPerceptionNode(LifecycleNode):
     # --- outputs that are not per frame ---------------------------------------------------
 
     def _publish_sigmas(self) -> None:
-        publisher = self._publishers.get('sigmas')
+        publisher = self._outputs.get('sigmas')
         if publisher is None or self._pipeline is None:
             return
         sigmas = self._pipeline.predictor.sigmas

@@ -77,8 +77,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   choices=('grid', 'dbscan', 'hdbscan', 'optics')),
     ParameterSpec('instance_min_pixels', 40, 'Smallest instance kept, in pixels of the '
                   'published image.', int_range=(1, 1_000_000)),
-    ParameterSpec('instance_peak_threshold', 0.1, 'Minimum vote density of an instance centre '
-                  '(grid method), as a fraction of its expected peak.', float_range=(0.0, 1.0)),
+    ParameterSpec('instance_peak_threshold', 0.5, 'Grid method: an instance centre needs at least '
+                  'this fraction of instance_min_pixels votes in its neighbourhood.',
+                  float_range=(0.0, 1.0)),
     ParameterSpec('max_range_m', 20.0, 'Depth beyond this range is published as NaN and gives '
                   'no points.', float_range=(0.1, 1000.0)),
     ParameterSpec('cloud_stride', 2, 'Use every n-th pixel (rows and columns) for the cloud.',
