@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-import datetime
 import logging
-import os
 from pathlib import Path
 import platform
 import shlex
-import subprocess
 import sys
 import time
 
@@ -35,11 +32,10 @@ import torch
 from mtl_perception.core.classes import SYNTH_CLASSES
 from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
 from mtl_perception.core.instances import METHODS, cluster_instances
+from mtl_perception.tools.report import cpu_model, now_iso, write_marked_section
 
 LOGGER = logging.getLogger(__name__)
 
-BEGIN_MARKER = '<!-- instances:begin -->'
-END_MARKER = '<!-- instances:end -->'
 SKY, GROUND, STRUCTURE = 0, 1, 2  # SYNTH_CLASSES stuff ids
 IGNORE = 255
 
@@ -176,21 +172,6 @@ def run_method(frames: list[Frame], method: str, repeats: int,
                         sq=quality['sq'], rq=quality['rq'])
 
 
-def cpu_model() -> str:
-    """Return the CPU model name from ``lscpu`` (or ``platform``), plus the core count."""
-    name = platform.processor() or platform.machine()
-    try:
-        output = subprocess.run(['lscpu'], capture_output=True, text=True, timeout=10,
-                                check=False).stdout
-        for line in output.splitlines():
-            if line.lower().startswith('model name'):
-                name = line.split(':', 1)[1].strip()
-                break
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return f'{name}, {os.cpu_count()} logical CPUs'
-
-
 def markdown_section(results: dict[str, list[MethodResult]], args: argparse.Namespace,
                      command: str, thing_pixels: dict[str, float]) -> str:
     """Return the markdown report, with each target checked."""
@@ -200,7 +181,7 @@ def markdown_section(results: dict[str, list[MethodResult]], args: argparse.Name
         f'- command: `{command}`',
         f'- hardware: {cpu_model()}; torch {torch.__version__} with '
         f'{torch.get_num_threads()} threads; Python {platform.python_version()}',
-        f'- date: {datetime.datetime.now().astimezone().isoformat(timespec="seconds")}',
+        f'- date: {now_iso()}',
         f'- data: {args.frames} synthetic frames per size ({args.objects} thing objects each, '
         f'overlapping, one split in two by a pole), offset noise sigma {args.noise_px} px, '
         f'{100 * args.outlier_fraction:g} % outlier votes; ground-truth semantic labels, so '
@@ -243,20 +224,6 @@ def markdown_section(results: dict[str, list[MethodResult]], args: argparse.Name
                             f'<= 30 ms: {"met" if grid.median_ms <= 30 else "MISSED"}).')
     lines += ['', 'Targets:', ''] + verdicts
     return '\n'.join(lines) + '\n'
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the marked instances section of a markdown file."""
-    block = f'{BEGIN_MARKER}\n{section}{END_MARKER}\n'
-    text = path.read_text() if path.exists() else '# Benchmarks\n\n'
-    if BEGIN_MARKER in text and END_MARKER in text:
-        head, rest = text.split(BEGIN_MARKER, 1)
-        tail = rest.split(END_MARKER, 1)[1].lstrip('\n')
-        text = head + block + tail
-    else:
-        text = text.rstrip('\n') + '\n\n' + block
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -315,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown_section(results, args, command, thing_pixels)
     sys.stdout.write(section)
     if args.write_docs is not None:
-        write_section(args.write_docs, section)
+        write_marked_section(args.write_docs, 'instances', section)
         LOGGER.info('wrote %s', args.write_docs)
     return 0
 

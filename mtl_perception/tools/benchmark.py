@@ -1,0 +1,251 @@
+"""``mtl_benchmark``: speed of the network, the whole pipeline and the node over DDS.
+
+Run on purpose, never in the tests. Every figure is a median over repeated frames of one run,
+and every ratio compares numbers from that same run. Results go to stdout and, with
+``--write-docs``, to marked sections of ``docs/benchmarks.md`` with command, hardware and date.
+
+- ``model``: :class:`Predictor` forward time and full ``predict`` time (pre/post-processing
+  included) per preset and input size; frames/s = 1000 / median ms.
+- ``pipeline``: :class:`ScenePipeline` with every output (clustering, depth, point cloud).
+- ``dds``: the node as a separate process, a camera publisher at default QoS; end-to-end
+  latency from publishing an image to receiving its last output (frames sent one at a time),
+  and throughput with frames sent as fast as the node takes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+import shlex
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from mtl_perception.core.checkpoint import Checkpoint, Preprocessing, load_checkpoint
+from mtl_perception.core.classes import SYNTH_CLASSES
+from mtl_perception.core.config import preset_config
+from mtl_perception.core.model import MultiTaskNet
+from mtl_perception.core.pipeline import ScenePipeline
+from mtl_perception.core.predictor import Predictor, default_model_path
+from mtl_perception.tools.report import cpu_model, now_iso, write_marked_section
+
+LOGGER = logging.getLogger('mtl_benchmark')
+
+
+def random_checkpoint(preset: str, width: int, height: int) -> Checkpoint:
+    """Untrained weights: speed does not depend on the values of the weights."""
+    config = preset_config(preset, SYNTH_CLASSES.num_classes)
+    return Checkpoint(model_config=config, class_set=SYNTH_CLASSES,
+                      preprocessing=Preprocessing(input_width=width, input_height=height),
+                      state_dict=MultiTaskNet(config).state_dict())
+
+
+def test_image(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A smooth image with some structure (blurred noise), not a constant frame."""
+    import cv2
+
+    noise = np.random.default_rng(seed).integers(0, 255, (height // 8, width // 8, 3),
+                                                 dtype=np.uint8)
+    return cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def time_calls(function, repeats: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+def bench_model(checkpoint: Checkpoint, size: tuple[int, int], device: str, precision: str,
+                repeats: int) -> dict[str, Any]:
+    predictor = Predictor(checkpoint, device=device, precision=precision, input_size=size)
+    image = test_image(*size)
+    tensor = predictor.preprocess(image)
+
+    def forward() -> None:
+        predictor.forward(tensor)
+        predictor._synchronize()
+
+    forward_ms = time_calls(forward, repeats)
+    predict_ms = time_calls(lambda: predictor.predict(image), repeats)
+    pipeline = ScenePipeline(predictor)
+    pipeline_ms = time_calls(lambda: pipeline.process(image), repeats)
+    return {'preset': checkpoint.model_config.preset, 'size': f'{size[0]}x{size[1]}',
+            'device': str(predictor.device), 'precision': predictor.precision,
+            'forward_ms': float(np.median(forward_ms)),
+            'predict_ms': float(np.median(predict_ms)),
+            'pipeline_ms': float(np.median(pipeline_ms))}
+
+
+def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
+              precision: str) -> dict[str, Any]:
+    """End-to-end latency and throughput of the node process over Fast DDS."""
+    import rclpy
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'test'))
+    from ros_harness import Probe, camera_info, isolated_ros_env, rgb_image, start_node, stop_node
+
+    env = isolated_ros_env()
+    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE')})
+    rclpy.init()
+    namespace = f'/bench{os.getpid()}'
+    process = start_node(namespace, {'model_path': model_path, 'device': device,
+                                     'precision': precision, 'input_width': size[0],
+                                     'input_height': size[1]}, env,
+                         remaps={'image': f'{namespace}/cam/image',
+                                 'camera_info': f'{namespace}/cam/camera_info'})
+    probe = Probe(f'{namespace}/cam', name='bench_probe')
+    last_topic = f'{namespace}/instances/points'
+    arrivals: dict[tuple[int, int], float] = {}
+    outputs = {f'{namespace}/semantic/labels': Image, f'{namespace}/depth': Image,
+               last_topic: PointCloud2}
+    seen: dict[tuple[int, int], set] = {}
+
+    def on_output(topic: str):
+        def callback(message: Any) -> None:
+            key = (message.header.stamp.sec, message.header.stamp.nanosec)
+            seen.setdefault(key, set()).add(topic)
+            if len(seen[key]) == len(outputs):
+                arrivals[key] = time.perf_counter()
+        return callback
+
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    for topic, kind in outputs.items():
+        probe.node.create_subscription(kind, topic, on_output(topic),
+                                       QoSProfile(depth=10,
+                                                  reliability=ReliabilityPolicy.RELIABLE))
+    try:
+        if not probe.wait_for_subscriber(120.0):
+            raise RuntimeError('the node did not subscribe: ' + stop_node(process))
+        info: CameraInfo = camera_info(*size)
+        image = test_image(*size)
+        sent: dict[tuple[int, int], float] = {}
+        latencies = []
+        # Latency: one frame at a time, wait for all its outputs.
+        for index in range(frames + 3):
+            message = rgb_image(image, 1000.0 + index)
+            key = (message.header.stamp.sec, message.header.stamp.nanosec)
+            info.header.stamp = message.header.stamp
+            probe.info_pub.publish(info)
+            sent[key] = time.perf_counter()
+            probe.image_pub.publish(message)
+            if probe.spin_until(lambda k=key: k in arrivals, 30.0) and index >= 3:
+                latencies.append((arrivals[key] - sent[key]) * 1e3)
+        # Throughput: publish faster than the node can follow; count what comes out.
+        arrivals.clear()
+        start = time.perf_counter()
+        published = 0
+        while time.perf_counter() - start < 10.0:
+            message = rgb_image(image, 5000.0 + published)
+            info.header.stamp = message.header.stamp
+            probe.info_pub.publish(info)
+            probe.image_pub.publish(message)
+            published += 1
+            probe.spin_until(lambda: False, 0.002)
+        probe.spin_until(lambda: False, 2.0)
+        window = max(arrivals.values()) - min(arrivals.values()) if len(arrivals) > 1 else 0
+        throughput = (len(arrivals) - 1) / window if window else 0.0
+    finally:
+        probe.destroy()
+        stop_node(process)
+        rclpy.shutdown()
+    return {'size': f'{size[0]}x{size[1]}', 'latency_ms': float(np.median(latencies)),
+            'latency_p90_ms': float(np.percentile(latencies, 90)),
+            'throughput_fps': throughput, 'published': published,
+            'processed': len(arrivals)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
+    parser = argparse.ArgumentParser(prog='mtl_benchmark', description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', type=Path, default=None,
+                        help='checkpoint for the dds part (default: the shipped model)')
+    parser.add_argument('--presets', nargs='+', default=['small', 'base'])
+    parser.add_argument('--sizes', nargs='+', default=['320x240', '640x480'])
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--precision', default='fp32')
+    parser.add_argument('--repeats', type=int, default=30)
+    parser.add_argument('--dds', action='store_true', help='also measure the node over DDS')
+    parser.add_argument('--dds-frames', type=int, default=30)
+    parser.add_argument('--write-docs', type=Path, default=None)
+    args = parser.parse_args(argv)
+    sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes]
+    command = 'mtl_benchmark ' + shlex.join(argv if argv is not None else sys.argv[1:])
+    rows = []
+    for preset in args.presets:
+        for size in sizes:
+            result = bench_model(random_checkpoint(preset, *size), size, args.device,
+                                 args.precision, args.repeats)
+            LOGGER.info('%s', result)
+            rows.append(result)
+    lines = [f'## Model and pipeline ({rows[0]["device"]}, {rows[0]["precision"]})', '',
+             f'- command: `{command}`', f'- hardware: {cpu_model()}; torch '
+             f'{torch.__version__}, {torch.get_num_threads()} threads'
+             + (f'; GPU {torch.cuda.get_device_name()}' if torch.cuda.is_available() else ''),
+             f'- date: {now_iso()}',
+             f'- median of {args.repeats} frames after 3 warm-up frames; forward = network '
+             'only; predict = resize, normalise, forward, argmax/upsample, copy to host; '
+             'pipeline = predict + instance clustering + metric depth + point cloud.', '',
+             '| preset | input | forward ms | predict ms | pipeline ms | pipeline frames/s |',
+             '|---|---|---|---|---|---|']
+    for row in rows:
+        lines.append(f'| {row["preset"]} | {row["size"]} | {row["forward_ms"]:.1f} | '
+                     f'{row["predict_ms"]:.1f} | {row["pipeline_ms"]:.1f} | '
+                     f'{1000 / row["pipeline_ms"]:.1f} |')
+    section = '\n'.join(lines) + '\n'
+    print(section)
+    if args.write_docs:
+        write_marked_section(args.write_docs, f'model-{rows[0]["device"]}', section)
+    if args.dds:
+        model_path = args.model or default_model_path()
+        if not model_path.exists():
+            LOGGER.error('no model at %s for the dds benchmark; pass --model', model_path)
+            return 2
+        preset = load_checkpoint(model_path).model_config.preset
+        dds_rows = []
+        for size in sizes:
+            result = bench_dds(model_path, size, args.dds_frames, args.device, args.precision)
+            forward = bench_model(load_checkpoint(model_path), size, args.device,
+                                  args.precision, args.repeats)
+            result.update(forward_ms=forward['forward_ms'], pipeline_ms=forward['pipeline_ms'])
+            LOGGER.info('%s', result)
+            dds_rows.append(result)
+        lines = [f'## Node end to end over DDS ({forward["device"]})', '',
+                 f'- command: `{command}`', f'- hardware: {cpu_model()}',
+                 f'- date: {now_iso()}',
+                 f'- model: `{model_path.name}` ({preset} preset), network input = camera size;'
+                 ' camera publisher at default QoS (reliable) and default Fast DDS transports, '
+                 'node at its defaults; latency = image published -> labels, depth and '
+                 f'instance cloud all received (median of {args.dds_frames}, one frame at a '
+                 'time); throughput = outputs per second while frames are published faster '
+                 'than the node can take them (it keeps the newest, drops the rest).', '',
+                 '| camera | latency ms (p50) | p90 | forward ms | pipeline ms | '
+                 'latency / forward | frames/s | published | processed |',
+                 '|---|---|---|---|---|---|---|---|---|']
+        for row in dds_rows:
+            lines.append(f'| {row["size"]} | {row["latency_ms"]:.1f} | '
+                         f'{row["latency_p90_ms"]:.1f} | {row["forward_ms"]:.1f} | '
+                         f'{row["pipeline_ms"]:.1f} | '
+                         f'{row["latency_ms"] / row["forward_ms"]:.2f} | '
+                         f'{row["throughput_fps"]:.1f} | {row["published"]} | '
+                         f'{row["processed"]} |')
+        section = '\n'.join(lines) + '\n'
+        print(section)
+        if args.write_docs:
+            write_marked_section(args.write_docs, f'dds-{forward["device"]}', section)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

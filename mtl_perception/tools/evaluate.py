@@ -1,0 +1,171 @@
+"""``mtl_evaluate``: the paper's metrics of a checkpoint on a data split, plus pictures.
+
+Writes ``metrics.json`` and ``metrics.md`` (semantic mIoU and per-class IoU, instance mean
+error in px and panoptic quality of thing classes, inverse-depth mean error, depth abs-rel and
+RMSE in metres) and PNG mosaics (input | semantic | instances | depth) of a few frames.
+``--cityscapes-results DIR`` also writes predictions in the Cityscapes results format and, when
+``cityscapesScripts`` is installed, scores them with its official pixel-level evaluator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+from mtl_perception.core.checkpoint import CheckpointError, load_checkpoint
+from mtl_perception.core.instance_metrics import PanopticAccumulator
+from mtl_perception.core.instances import cluster_instances
+from mtl_perception.core.metrics import MultiTaskMetrics
+from mtl_perception.core.predictor import resolve_device
+from mtl_perception.core.visualize import (
+    colorize_instances,
+    colorize_inverse_depth,
+    colorize_semantic,
+    mosaic,
+    write_png,
+)
+
+LOGGER = logging.getLogger('mtl_evaluate')
+
+
+def denormalize(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]
+                ) -> np.ndarray:
+    """(3, H, W) normalised tensor -> (H, W, 3) uint8 RGB."""
+    array = image.detach().cpu().float().numpy().transpose(1, 2, 0)
+    return np.clip((array * np.asarray(std) + np.asarray(mean)) * 255.0, 0, 255).astype(
+        np.uint8)
+
+
+@torch.no_grad()
+def evaluate_checkpoint(checkpoint_path: str | Path, data_root: str | Path, split: str,
+                        out: Path | None = None, device: str = 'auto', batch_size: int = 4,
+                        max_frames: int = 0, mosaics: int = 4, instance_method: str = 'grid',
+                        workers: int = 0) -> dict[str, Any]:
+    """Metrics of one checkpoint on one split; writes files to ``out`` when given."""
+    from mtl_perception.core.data import build_dataset
+    from mtl_perception.tools.train import make_loader, move_batch
+
+    checkpoint = load_checkpoint(checkpoint_path)
+    torch_device = resolve_device(device)
+    model = checkpoint.build_model().to(torch_device).eval()
+    prep = checkpoint.preprocessing
+    class_set = checkpoint.class_set
+    dataset = build_dataset(data_root, split, class_set.name,
+                            size=(prep.input_width, prep.input_height), augment=False,
+                            f_canon=prep.f_canon, mean=prep.mean, std=prep.std)
+    count = len(dataset) if not max_frames else min(max_frames, len(dataset))
+    indices = list(range(count))
+    batches = [indices[i:i + batch_size] for i in range(0, count, batch_size)]
+    metrics = MultiTaskMetrics(class_set.num_classes, class_names=class_set.names)
+    panoptic = PanopticAccumulator(thing_ids=class_set.thing_ids,
+                                   num_classes=class_set.num_classes)
+    thing_table = class_set.is_thing()
+    per_frame: list[dict[str, Any]] = []
+    written: list[str] = []
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    frame = 0
+    for batch in make_loader(dataset, batches, workers):
+        batch = move_batch(batch, torch_device)
+        outputs = model(batch['image'])
+        metrics.update(outputs, batch)
+        tasks = checkpoint.model_config.tasks
+        for b in range(batch['image'].shape[0]):
+            record: dict[str, Any] = {'frame': frame, 'path': batch['path'][b]}
+            semantic = (outputs['semantic_logits'][b].argmax(0).to(torch.uint8).cpu().numpy()
+                        if 'semantic' in tasks else None)
+            instance_ids = None
+            if semantic is not None and 'instance' in tasks:
+                offsets = outputs['instance_offsets'][b].float().cpu().numpy()
+                result = cluster_instances(semantic, offsets, thing_table,
+                                           method=instance_method)
+                instance_ids = result.instance_ids
+                record['instances'] = int(len(result.class_ids))
+                panoptic.update(result.instance_ids, result.class_ids,
+                                batch['instance_ids'][b].cpu().numpy(),
+                                batch['semantic'][b].cpu().numpy())
+            if out is not None and frame < mosaics:
+                image = denormalize(batch['image'][b], prep.mean, prep.std)
+                panels = [('input', image)]
+                if semantic is not None:
+                    panels.append(('semantic', colorize_semantic(semantic, class_set)))
+                if instance_ids is not None:
+                    panels.append(('instances', colorize_instances(instance_ids, image)))
+                if 'depth' in tasks:
+                    inverse = outputs['inverse_depth'][b, 0].float().cpu().numpy()
+                    target = batch['inverse_depth'][b, 0].float().cpu().numpy()
+                    top = float(np.nanpercentile(target, 99)) or None
+                    panels.append(('inverse depth', colorize_inverse_depth(inverse, top)))
+                    panels.append(('true inverse depth', colorize_inverse_depth(target, top)))
+                path = out / f'mosaic_{frame:04d}.png'
+                write_png(str(path), mosaic(panels))
+                written.append(path.name)
+            per_frame.append(record)
+            frame += 1
+    result = metrics.compute()
+    if 'instance' in checkpoint.model_config.tasks and 'semantic' in tasks:
+        result.update({f'instance_{k}': v for k, v in panoptic.compute().items()
+                       if not isinstance(v, dict)})
+    result['frames'] = frame
+    result['checkpoint'] = str(checkpoint_path)
+    result['split'] = split
+    if out is not None:
+        (out / 'metrics.json').write_text(json.dumps(
+            {'metrics': result, 'frames': per_frame, 'mosaics': written}, indent=2,
+            default=float))
+        (out / 'metrics.md').write_text(metrics_table(result, class_set.names))
+    return result
+
+
+def metrics_table(metrics: dict[str, Any], class_names: tuple[str, ...]) -> str:
+    rows = [('semantic mIoU (%)', 'semantic_miou', 100.0),
+            ('instance mean error (px)', 'instance_mean_error_px', 1.0),
+            ('instance PQ things (%)', 'instance_pq', 100.0),
+            ('inverse depth mean error (1/m)', 'inverse_depth_mean_error', 1.0),
+            ('depth abs rel', 'depth_abs_rel', 1.0),
+            ('depth RMSE (m)', 'depth_rmse_m', 1.0)]
+    lines = ['| metric | value |', '|---|---|']
+    for title, key, scale in rows:
+        if key in metrics:
+            lines.append(f'| {title} | {metrics[key] * scale:.4g} |')
+    per_class = metrics.get('semantic_iou_per_class')
+    if per_class:
+        lines += ['', '| class | IoU (%) |', '|---|---|']
+        lines += [f'| {name} | {per_class.get(name, float("nan")) * 100:.1f} |'
+                  for name in class_names]
+    return '\n'.join(lines) + '\n'
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
+    parser = argparse.ArgumentParser(prog='mtl_evaluate', description=__doc__.split('\n\n')[0])
+    parser.add_argument('checkpoint', help='model .pt written by mtl_train')
+    parser.add_argument('--data-root', required=True, help='Cityscapes-layout data folder')
+    parser.add_argument('--split', default='val')
+    parser.add_argument('--out', type=Path, default=None, help='folder for json, md and PNGs')
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument('--max-frames', type=int, default=0)
+    parser.add_argument('--mosaics', type=int, default=4)
+    parser.add_argument('--instance-method', default='grid')
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate_checkpoint(args.checkpoint, args.data_root, args.split, args.out,
+                                     args.device, args.batch_size, args.max_frames,
+                                     args.mosaics, args.instance_method)
+    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        LOGGER.error('%s', error)
+        return 2
+    LOGGER.info('\n%s', metrics_table(result, ()))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Small helpers the benchmark and report tools share: hardware line, marked doc sections."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+import platform
+import subprocess
+
+
+def cpu_model() -> str:
+    """Return the CPU model name from ``lscpu`` (or ``platform``), plus the core count."""
+    name = platform.processor() or platform.machine()
+    try:
+        output = subprocess.run(['lscpu'], capture_output=True, text=True, timeout=10,
+                                check=False).stdout
+        for line in output.splitlines():
+            if line.lower().startswith('model name'):
+                name = line.split(':', 1)[1].strip()
+                break
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return f'{name}, {os.cpu_count()} logical CPUs'
+
+
+def now_iso() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec='seconds')
+
+
+def write_marked_section(path: Path, name: str, section: str) -> None:
+    """Replace (or append) the section between ``<!-- name:begin -->`` and ``:end`` markers.
+
+    Each benchmark owns one section, so re-running one never touches the others' numbers.
+    """
+    begin, end = f'<!-- {name}:begin -->', f'<!-- {name}:end -->'
+    block = f'{begin}\n{section}{end}\n'
+    text = path.read_text() if path.exists() else '# Benchmarks\n\n'
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip('\n')
+        text = head + block + tail
+    else:
+        text = text.rstrip('\n') + '\n\n' + block
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
