@@ -24,7 +24,7 @@ from mtl_perception.ros import conversions  # noqa: E402
 
 OUTPUTS = {
     'semantic/labels': Image, 'semantic/color': Image, 'depth': Image,
-    'instances/points': PointCloud2, 'instances/markers': MarkerArray,
+    'instances/points': PointCloud2, 'instances/markers': MarkerArray, 'instances/ids': Image,
     'uncertainty/semantic': Image, 'uncertainty/task_sigmas': Float32MultiArray,
 }
 
@@ -115,6 +115,8 @@ def test_every_output_has_the_right_format_and_header(running_node):
     assert finite.size == 0 or (finite > 0).all()
     uncertainty = conversions.image_to_numpy(get('uncertainty/semantic'))
     assert ((uncertainty >= 0) & (uncertainty <= 1)).all()
+    ids = get('instances/ids')
+    assert (ids.encoding, ids.width, ids.height) == ('16UC1', 160, 120)
     cloud = get('instances/points')
     points = conversions.pointcloud2_to_structured(cloud)
     assert {f.name for f in cloud.fields} >= {'x', 'y', 'z', 'rgb', 'label', 'instance'}

@@ -168,6 +168,7 @@ class MtlPerceptionNode(LifecycleNode):
             'color': (Image, 'semantic/color', out_qos),
             'depth': (Image, 'depth', out_qos),
             'points': (PointCloud2, 'instances/points', out_qos),
+            'instance_ids': (Image, 'instances/ids', out_qos),
             'markers': (MarkerArray, 'instances/markers', out_qos),
             'uncertainty': (Image, 'uncertainty/semantic', out_qos),
             'sigmas': (Float32MultiArray, 'uncertainty/task_sigmas', latched),
@@ -367,6 +368,7 @@ class MtlPerceptionNode(LifecycleNode):
                 'color': listened('color', 'publish_color'),
                 'depth': listened('depth', 'publish_depth'),
                 'points': listened('points', 'publish_points'),
+                'instance_ids': listened('instance_ids', 'publish_instance_ids'),
                 'markers': listened('markers', 'publish_markers'),
                 'uncertainty': listened('uncertainty', 'publish_uncertainty')}
 
@@ -408,6 +410,8 @@ class MtlPerceptionNode(LifecycleNode):
             outputs.add('depth')
         if wanted['points'] or wanted['markers']:
             outputs |= {'instances', 'cloud'}
+        if wanted['instance_ids']:
+            outputs.add('instances')
         if wanted['uncertainty']:
             outputs |= {'semantic', 'confidence'}
         result = pipeline.process(image, K, outputs)
@@ -430,6 +434,9 @@ class MtlPerceptionNode(LifecycleNode):
             uncertainty = (1.0 - prediction.semantic_confidence).astype(np.float32)
             self._outputs['uncertainty'].publish(
                 conversions.numpy_to_image(uncertainty, '32FC1', header))
+        if wanted['instance_ids'] and result.instances is not None:
+            self._outputs['instance_ids'].publish(conversions.numpy_to_image(
+                result.instances.instance_ids.astype(np.uint16), '16UC1', header))
         if wanted['points'] and result.cloud is not None:
             self._outputs['points'].publish(
                 conversions.structured_to_pointcloud2(result.cloud, header))

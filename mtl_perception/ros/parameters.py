@@ -68,6 +68,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('publish_color', True, 'Publish semantic/color (rgb8 palette image).'),
     ParameterSpec('publish_depth', True, 'Publish depth (32FC1 metres, NaN = no depth).'),
     ParameterSpec('publish_points', True, 'Publish instances/points (PointCloud2).'),
+    ParameterSpec('publish_instance_ids', True, 'Publish instances/ids (16UC1 instance id per '
+                  "pixel, 0 = none; ids match the markers and the cloud's instance field)."),
     ParameterSpec('publish_markers', True, 'Publish instances/markers (MarkerArray).'),
     ParameterSpec('publish_uncertainty', True, 'Publish uncertainty/semantic (32FC1, 1 - max '
                   'class probability) and uncertainty/task_sigmas.'),
