@@ -159,7 +159,7 @@ class MtlPerceptionNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         if not self._load_model():
             return TransitionCallbackReturn.FAILURE
-        out_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+        out_qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
                              history=HistoryPolicy.KEEP_LAST)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -87,16 +87,18 @@ def bench_model(checkpoint: Checkpoint, size: tuple[int, int], device: str, prec
 
 
 def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
-              precision: str) -> dict[str, Any]:
+              precision: str, camera_hz: float = 30.0) -> dict[str, Any]:
     """End-to-end latency and throughput of the node process over Fast DDS."""
     import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'test'))
-    from ros_harness import Probe, camera_info, isolated_ros_env, rgb_image, start_node, stop_node
+    from mtl_perception.ros.conversions import numpy_to_image
+    from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node, use_env
+    from mtl_perception.ros.sim_camera import camera_info_message
 
     env = isolated_ros_env()
-    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE')})
+    use_env(env)
     rclpy.init()
     namespace = f'/bench{os.getpid()}'
     process = start_node(namespace, {'model_path': model_path, 'device': device,
@@ -104,7 +106,19 @@ def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
                                      'input_height': size[1]}, env,
                          remaps={'image': f'{namespace}/cam/image',
                                  'camera_info': f'{namespace}/cam/camera_info'})
-    probe = Probe(f'{namespace}/cam', name='bench_probe')
+    node = rclpy.create_node('bench_camera')
+    # A typical driver: default QoS (reliable, keep last 10), default transports.
+    image_pub = node.create_publisher(Image, f'{namespace}/cam/image', 10)
+    info_pub = node.create_publisher(CameraInfo, f'{namespace}/cam/camera_info', 10)
+
+    def spin_until(condition, timeout_s: float) -> bool:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.002)
+            if condition():
+                return True
+        return condition()
+
     last_topic = f'{namespace}/instances/points'
     arrivals: dict[tuple[int, int], float] = {}
     outputs = {f'{namespace}/semantic/labels': Image, f'{namespace}/depth': Image,
@@ -119,45 +133,48 @@ def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
                 arrivals[key] = time.perf_counter()
         return callback
 
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-
     for topic, kind in outputs.items():
-        probe.node.create_subscription(kind, topic, on_output(topic),
+        node.create_subscription(kind, topic, on_output(topic),
                                        QoSProfile(depth=10,
                                                   reliability=ReliabilityPolicy.RELIABLE))
     try:
-        if not probe.wait_for_subscriber(120.0):
+        if not spin_until(lambda: image_pub.get_subscription_count() > 0, 120.0):
             raise RuntimeError('the node did not subscribe: ' + stop_node(process))
-        info: CameraInfo = camera_info(*size)
+        K = np.array([[size[0], 0, size[0] / 2 - 0.5], [0, size[0], size[1] / 2 - 0.5],
+                      [0, 0, 1]], dtype=float)
+        info: CameraInfo = camera_info_message(K, size[0], size[1], 'camera_optical_frame')
         image = test_image(*size)
         sent: dict[tuple[int, int], float] = {}
         latencies = []
         # Latency: one frame at a time, wait for all its outputs.
         for index in range(frames + 3):
-            message = rgb_image(image, 1000.0 + index)
+            message = numpy_to_image(image, 'rgb8', info.header)
+            message.header.stamp.sec = 1000 + index
             key = (message.header.stamp.sec, message.header.stamp.nanosec)
             info.header.stamp = message.header.stamp
-            probe.info_pub.publish(info)
+            info_pub.publish(info)
             sent[key] = time.perf_counter()
-            probe.image_pub.publish(message)
-            if probe.spin_until(lambda k=key: k in arrivals, 30.0) and index >= 3:
+            image_pub.publish(message)
+            if spin_until(lambda k=key: k in arrivals, 30.0) and index >= 3:
                 latencies.append((arrivals[key] - sent[key]) * 1e3)
-        # Throughput: publish faster than the node can follow; count what comes out.
+        # Throughput: a camera at camera_hz; the node keeps the newest frame, drops the rest.
         arrivals.clear()
         start = time.perf_counter()
         published = 0
         while time.perf_counter() - start < 10.0:
-            message = rgb_image(image, 5000.0 + published)
+            message = numpy_to_image(image, 'rgb8', info.header)
+            message.header.stamp.sec = 5000 + published
             info.header.stamp = message.header.stamp
-            probe.info_pub.publish(info)
-            probe.image_pub.publish(message)
+            info_pub.publish(info)
+            image_pub.publish(message)
             published += 1
-            probe.spin_until(lambda: False, 0.002)
-        probe.spin_until(lambda: False, 2.0)
+            next_time = start + published / camera_hz
+            spin_until(lambda t=next_time: time.perf_counter() >= t, 1.0)
+        spin_until(lambda: False, 2.0)
         window = max(arrivals.values()) - min(arrivals.values()) if len(arrivals) > 1 else 0
         throughput = (len(arrivals) - 1) / window if window else 0.0
     finally:
-        probe.destroy()
+        node.destroy_node()
         stop_node(process)
         rclpy.shutdown()
     return {'size': f'{size[0]}x{size[1]}', 'latency_ms': float(np.median(latencies)),
@@ -178,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--repeats', type=int, default=30)
     parser.add_argument('--dds', action='store_true', help='also measure the node over DDS')
     parser.add_argument('--dds-frames', type=int, default=30)
+    parser.add_argument('--camera-hz', type=float, default=30.0,
+                        help='camera rate of the throughput part of the dds benchmark')
     parser.add_argument('--write-docs', type=Path, default=None)
     args = parser.parse_args(argv)
     sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes]
@@ -215,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         preset = load_checkpoint(model_path).model_config.preset
         dds_rows = []
         for size in sizes:
-            result = bench_dds(model_path, size, args.dds_frames, args.device, args.precision)
+            result = bench_dds(model_path, size, args.dds_frames, args.device, args.precision,
+                               args.camera_hz)
             forward = bench_model(load_checkpoint(model_path), size, args.device,
                                   args.precision, args.repeats)
             result.update(forward_ms=forward['forward_ms'], pipeline_ms=forward['pipeline_ms'])
@@ -228,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                  ' camera publisher at default QoS (reliable) and default Fast DDS transports, '
                  'node at its defaults; latency = image published -> labels, depth and '
                  f'instance cloud all received (median of {args.dds_frames}, one frame at a '
-                 'time); throughput = outputs per second while frames are published faster '
-                 'than the node can take them (it keeps the newest, drops the rest).', '',
+                 'time); throughput = outputs per second with the camera publishing at '
+                 f'{args.camera_hz:g} Hz (the node keeps the newest frame, drops the rest).', '',
                  '| camera | latency ms (p50) | p90 | forward ms | pipeline ms | '
                  'latency / forward | frames/s | published | processed |',
                  '|---|---|---|---|---|---|---|---|---|']
