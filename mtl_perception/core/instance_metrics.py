@@ -95,7 +95,6 @@ class PanopticQualityAccumulator:
         }
 
 
-PanopticAccumulator = PanopticQualityAccumulator
 """Short name of :class:`PanopticQualityAccumulator`."""
 
 

@@ -3,8 +3,6 @@
 Writes ``metrics.json`` and ``metrics.md`` (semantic mIoU and per-class IoU, instance mean
 error in px and panoptic quality of thing classes, inverse-depth mean error, depth abs-rel and
 RMSE in metres) and PNG mosaics (input | semantic | instances | depth) of a few frames.
-``--cityscapes-results DIR`` also writes predictions in the Cityscapes results format and, when
-``cityscapesScripts`` is installed, scores them with its official pixel-level evaluator.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import numpy as np
 import torch
 
 from mtl_perception.core.checkpoint import CheckpointError, load_checkpoint
-from mtl_perception.core.instance_metrics import PanopticAccumulator
+from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
 from mtl_perception.core.instances import cluster_instances
 from mtl_perception.core.metrics import MultiTaskMetrics
 from mtl_perception.core.predictor import resolve_device
@@ -47,8 +45,11 @@ def denormalize(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
 def evaluate_checkpoint(checkpoint_path: str | Path, data_root: str | Path, split: str,
                         out: Path | None = None, device: str = 'auto', batch_size: int = 4,
                         max_frames: int = 0, mosaics: int = 4, instance_method: str = 'grid',
-                        workers: int = 0) -> dict[str, Any]:
-    """Metrics of one checkpoint on one split; writes files to ``out`` when given."""
+                        workers: int = 0, depth_target_scale: float = 1.0) -> dict[str, Any]:
+    """Metrics of one checkpoint on one split; writes files to ``out`` when given.
+
+    ``depth_target_scale`` must match the one the model was trained with (stress tests only).
+    """
     from mtl_perception.core.data import build_dataset
     from mtl_perception.tools.train import make_loader, move_batch
 
@@ -59,13 +60,14 @@ def evaluate_checkpoint(checkpoint_path: str | Path, data_root: str | Path, spli
     class_set = checkpoint.class_set
     dataset = build_dataset(data_root, split, class_set.name,
                             size=(prep.input_width, prep.input_height), augment=False,
-                            f_canon=prep.f_canon, mean=prep.mean, std=prep.std)
+                            f_canon=prep.f_canon, mean=prep.mean, std=prep.std,
+                            depth_target_scale=depth_target_scale)
     count = len(dataset) if not max_frames else min(max_frames, len(dataset))
     indices = list(range(count))
     batches = [indices[i:i + batch_size] for i in range(0, count, batch_size)]
     metrics = MultiTaskMetrics(class_set.num_classes, class_names=class_set.names)
-    panoptic = PanopticAccumulator(thing_ids=class_set.thing_ids,
-                                   num_classes=class_set.num_classes)
+    panoptic = PanopticQualityAccumulator(thing_ids=class_set.thing_ids,
+                                          num_classes=class_set.num_classes)
     thing_table = class_set.is_thing()
     per_frame: list[dict[str, Any]] = []
     written: list[str] = []
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError) as error:
         LOGGER.error('%s', error)
         return 2
-    LOGGER.info('\n%s', metrics_table(result, ()))
+    LOGGER.info('\n%s', metrics_table(result, tuple(result.get('semantic_iou_per_class', {}))))
     return 0
 
 

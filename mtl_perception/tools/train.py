@@ -488,7 +488,7 @@ def run(config: TrainConfig) -> Path:
             preprocessing=Preprocessing(input_width=config.width, input_height=config.height,
                                         f_canon=config.f_canon),
             state_dict=module.model.state_dict(),
-            log_variances={t: float(v) for t, v in weighting.log_variance.items()},
+            log_variances={t: float(v.detach()) for t, v in weighting.log_variance.items()},
             metrics={'validation': metrics},
             extra={'train_config': config_to_dict(config), 'steps': state['step'],
                    'wall_s_last_session': wall_s, 'command': ' '.join(sys.argv)})
