@@ -63,6 +63,7 @@ setup(
     entry_points={
         'console_scripts': [
             'mtl_perception_node = mtl_perception.ros.node:main',
+            'mtl_sim_camera = mtl_perception.ros.sim_camera:main',
             'mtl_train = mtl_perception.tools.train:main',
             'mtl_evaluate = mtl_perception.tools.evaluate:main',
             'mtl_synth = mtl_perception.tools.synth:main',
