@@ -6,7 +6,9 @@
 - depth: mean absolute inverse-depth error (1/m, canonical camera) over valid pixels, and, where
   metric depth is known, abs-rel and RMSE in metres. Predicted metric depth follows from the
   ratio of canonical inverse depths, ``depth_pred = depth_true * inv_true / inv_pred``, which
-  needs no intrinsics because both share the same camera scaling.
+  needs no intrinsics because both share the same camera scaling. Predicted depth is capped at
+  ``max_depth_m`` (default 100 m, the renderer's far plane), as KITTI-style evaluations cap at
+  80 m: one near-zero inverse depth would otherwise dominate RMSE with an absurd distance.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ class MultiTaskMetrics:
     """Accumulates every metric of the tasks present; feed it network outputs and batches."""
 
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX,
-                 class_names: tuple[str, ...] | None = None) -> None:
+                 class_names: tuple[str, ...] | None = None, max_depth_m: float = 100.0) -> None:
+        self.max_depth_m = max_depth_m
         self.confusion = ConfusionMatrix(num_classes, ignore_index)
         self.class_names = class_names
         self.instance_error = MeanAccumulator()
@@ -107,7 +110,8 @@ class MultiTaskMetrics:
             if 'depth_m' in batch:
                 depth_true = batch['depth_m'].to(prediction.device).float()[:, 0]
                 metric = valid & torch.isfinite(depth_true) & (depth_true > 0) & (target > 0)
-                depth_pred = depth_true * target / prediction.clamp_min(1e-6)
+                depth_pred = (depth_true * target / prediction.clamp_min(1e-6)).clamp_max(
+                    self.max_depth_m)
                 difference = (depth_pred - depth_true)[metric]
                 self.abs_rel.add((difference.abs() / depth_true[metric]).sum().item(),
                                  int(metric.sum().item()))
