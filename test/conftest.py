@@ -74,3 +74,16 @@ def tiny_checkpoint_object() -> Checkpoint:
 @pytest.fixture
 def tiny_checkpoint() -> Checkpoint:
     return tiny_checkpoint_object()
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory):
+    """A few rendered frames in the Cityscapes layout (real PyBullet renders, 64x48)."""
+    from mtl_perception.tools.synth import main as synth_main
+
+    root = tmp_path_factory.mktemp('synth')
+    for split, frames in (('train', 16), ('val', 4)):
+        assert synth_main(['--out', str(root), '--split', split, '--frames', str(frames),
+                           '--width', '64', '--height', '48', '--seed', '3', '--scenes', '2',
+                           '--no-progress', '--quiet']) == 0
+    return root

@@ -13,18 +13,7 @@ import torch
 from mtl_perception.core.checkpoint import load_checkpoint, safe_torch_load
 from mtl_perception.core.config_io import ConfigError
 from mtl_perception.core.predictor import Predictor
-from mtl_perception.tools.synth import main as synth_main
 from mtl_perception.tools.train import TrainConfig, run
-
-
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp('synth')
-    for split, frames in (('train', 16), ('val', 4)):
-        assert synth_main(['--out', str(root), '--split', split, '--frames', str(frames),
-                           '--width', '64', '--height', '48', '--seed', '3', '--scenes', '2',
-                           '--no-progress', '--quiet']) == 0
-    return root
 
 
 def _config(data: Path, out: Path, **changes) -> TrainConfig:

@@ -1,0 +1,43 @@
+"""mtl_evaluate: metrics files, mosaics, and agreement with the training-time evaluation."""
+
+import json
+
+import pytest
+import torch
+
+from mtl_perception.core.checkpoint import save_checkpoint
+from mtl_perception.tools.evaluate import evaluate_checkpoint, main
+
+
+def test_writes_metrics_and_mosaics(tiny_data, tiny_checkpoint, tmp_path):
+    model = save_checkpoint(tiny_checkpoint, tmp_path / 'tiny.pt')
+    result = evaluate_checkpoint(model, tiny_data, 'val', out=tmp_path / 'eval', device='cpu',
+                                 mosaics=2)
+    assert result['frames'] == 4
+    for key in ('semantic_miou', 'instance_mean_error_px', 'inverse_depth_mean_error',
+                'depth_abs_rel', 'depth_rmse_m', 'instance_pq'):
+        assert key in result, key
+    saved = json.loads((tmp_path / 'eval' / 'metrics.json').read_text())
+    assert saved['metrics']['semantic_miou'] == pytest.approx(result['semantic_miou'])
+    assert len(saved['frames']) == 4
+    assert sorted(p.name for p in (tmp_path / 'eval').glob('mosaic_*.png')) == [
+        'mosaic_0000.png', 'mosaic_0001.png']
+    assert '| semantic mIoU (%) |' in (tmp_path / 'eval' / 'metrics.md').read_text()
+
+
+def test_agrees_with_the_training_evaluation(tiny_data, tiny_checkpoint, tmp_path):
+    from mtl_perception.core.data import build_dataset
+    from mtl_perception.tools.train import evaluate
+
+    model = save_checkpoint(tiny_checkpoint, tmp_path / 'tiny.pt')
+    result = evaluate_checkpoint(model, tiny_data, 'val', device='cpu', mosaics=0)
+    dataset = build_dataset(tiny_data, 'val', 'synth', size=(64, 48))
+    direct = evaluate(tiny_checkpoint.build_model(), dataset, tiny_checkpoint.class_set.names,
+                      torch.device('cpu'))
+    for key in ('semantic_miou', 'instance_mean_error_px', 'inverse_depth_mean_error'):
+        assert result[key] == pytest.approx(direct[key], rel=1e-6)
+
+
+def test_missing_checkpoint_is_a_clear_error(tiny_data, tmp_path, caplog):
+    assert main([str(tmp_path / 'none.pt'), '--data-root', str(tiny_data)]) == 2
+    assert 'none.pt does not exist' in caplog.text
