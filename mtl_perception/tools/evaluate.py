@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mtl_perception.core.checkpoint import CheckpointError, load_checkpoint
+from mtl_perception.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
 from mtl_perception.core.instances import cluster_instances
 from mtl_perception.core.metrics import MultiTaskMetrics
@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--max-frames', type=int, default=0)
     parser.add_argument('--mosaics', type=int, default=4)
     parser.add_argument('--instance-method', default='grid')
+    parser.add_argument('--store-in-checkpoint', action='store_true',
+                        help='also store the metrics in the checkpoint under the split name')
     args = parser.parse_args(argv)
     try:
         result = evaluate_checkpoint(args.checkpoint, args.data_root, args.split, args.out,
@@ -166,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         LOGGER.error('%s', error)
         return 2
     LOGGER.info('\n%s', metrics_table(result, tuple(result.get('semantic_iou_per_class', {}))))
+    if args.store_in_checkpoint:
+        checkpoint = load_checkpoint(args.checkpoint)
+        checkpoint.metrics[args.split] = {k: v for k, v in result.items() if k != 'checkpoint'}
+        save_checkpoint(checkpoint, args.checkpoint)
+        LOGGER.info('stored the %s metrics in %s', args.split, args.checkpoint)
     return 0
 
 

@@ -21,6 +21,7 @@ import math
 import os
 from pathlib import Path
 import random
+import shlex
 import sys
 import time
 from typing import Any
@@ -491,7 +492,8 @@ def run(config: TrainConfig) -> Path:
             log_variances={t: float(v.detach()) for t, v in weighting.log_variance.items()},
             metrics={'validation': metrics},
             extra={'train_config': config_to_dict(config), 'steps': state['step'],
-                   'wall_s_last_session': wall_s, 'command': ' '.join(sys.argv)})
+                   'wall_s_last_session': wall_s,
+                   'command': 'mtl_train ' + shlex.join(sys.argv[1:])})
         save_checkpoint(checkpoint, model_path)
         plot_curves(out)
         LOGGER.info('wrote %s after %d steps (%.0f s this session)', model_path,
