@@ -54,10 +54,10 @@ from mtl_perception.core.data.transforms import (
     evaluation_transforms,
     training_transforms,
 )
+from mtl_perception.core.layout import read_manifest
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-MANIFEST_NAME = 'manifest.json'
 _IMAGE_SUFFIX = '_leftImg8bit.png'
 
 
@@ -82,16 +82,6 @@ def identity_mapping(class_set: ClassSet) -> np.ndarray:
     table = np.full(256, IGNORE_INDEX, dtype=np.uint8)
     table[: class_set.num_classes] = np.arange(class_set.num_classes, dtype=np.uint8)
     return table
-
-
-def read_manifest(root: Path) -> dict[str, Any] | None:
-    path = root / MANIFEST_NAME
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, json.JSONDecodeError) as error:
-        raise DatasetError(f'cannot read {path}: {error}') from error
 
 
 def find_frames(root: str | Path, split: str, require_depth: bool = True) -> list[FrameFiles]:

@@ -45,7 +45,6 @@ from mtl_perception.core.classes import SYNTH_CLASSES
 from mtl_perception.core.synth.scene import GENERATOR_VERSION, Frame
 
 CITYSCAPES_BASELINE_M = 0.209313
-MANIFEST_NAME = 'manifest.json'
 MANIFEST_FORMAT = 'mtl_perception.synth_manifest/1'
 
 
@@ -185,17 +184,6 @@ def write_frame(frame: Frame, paths: FramePaths,
         encode_disparity(frame.depth_m, frame.camera.fx, baseline_m), paths.disparity))
     _atomic_write_bytes(paths.depth, _png_bytes(encode_depth_mm(frame.depth_m), paths.depth))
     atomic_write_json(paths.camera, camera_json(frame, baseline_m))
-
-
-def read_manifest(root: str | Path) -> dict[str, Any] | None:
-    """Return the manifest at ``root``, or None when there is none."""
-    path = Path(root) / MANIFEST_NAME
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding='utf-8'))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f'cannot read {path}: {error}') from error
 
 
 def new_manifest(baseline_m: float = CITYSCAPES_BASELINE_M) -> dict[str, Any]:
