@@ -25,15 +25,14 @@ from typing import Any
 
 from tqdm import tqdm
 
+from mtl_perception.core.layout import MANIFEST_NAME, read_manifest
 from mtl_perception.core.synth.scene import GENERATOR_VERSION, SceneRenderer
 from mtl_perception.core.synth.writer import (
     CITYSCAPES_BASELINE_M,
-    MANIFEST_NAME,
     atomic_write_json,
     frame_paths,
     frame_seed,
     new_manifest,
-    read_manifest,
     write_frame,
 )
 
