@@ -82,7 +82,7 @@ def test_generated_round_trip(synth_data):
 
         # Canonical inverse depth back to metric: 1 / depth within the disparity quantisation.
         f_norm = frame.camera.fx / 64
-        metric_inverse = sample['inverse_depth'][0].numpy() * f_norm  # f_canon = 1
+        metric_inverse = sample['inverse_depth'][0].numpy() / f_norm  # f_canon = 1
         valid = sample['depth_valid'].numpy()
         sky = frame.semantic == 0
         surface = valid & ~sky
@@ -175,7 +175,7 @@ def test_cityscapes_train_ids_instances_and_depth(cityscapes_root):
 
     valid = sample['depth_valid'].numpy()
     assert not valid[0:2, 0:4].any() and valid.sum() == WIDTH * HEIGHT - 8
-    expected = (10.0 / (BASELINE * FX)) * 1.0 / (FX / WIDTH)
+    expected = (10.0 / (BASELINE * FX)) * (FX / WIDTH) / 1.0
     np.testing.assert_allclose(sample['inverse_depth'][0].numpy()[valid], expected, rtol=1e-6)
     assert (sample['inverse_depth'][0].numpy()[~valid] == 0).all()
     depth_m = sample['depth_m'][0].numpy()
@@ -226,9 +226,10 @@ def test_crop_changes_f_norm_and_pads_with_ignore(cityscapes_root):
     cropped = CityscapesDataset(cityscapes_root, 'train', 'cityscapes',
                                 transform=RandomCrop(8, 6))[0]
     valid = cropped['depth_valid'].numpy()
-    # Same fx, half the width: f_norm halves and the canonical inverse depth halves.
+    # Same fx, half the width: f_norm doubles (a narrower view) and so does the canonical
+    # inverse depth: a crop magnifies everything, which the canonical camera sees as nearer.
     ratio = cropped['inverse_depth'][0].numpy()[valid] / plain['inverse_depth'].max().item()
-    np.testing.assert_allclose(ratio, 0.5, rtol=1e-6)
+    np.testing.assert_allclose(ratio, 2.0, rtol=1e-6)
     padded = CityscapesDataset(cityscapes_root, 'train', 'cityscapes',
                                transform=Compose([RandomCrop(20, 14)]))[0]
     border = 20 * 14 - WIDTH * HEIGHT  # pixels outside the image

@@ -21,9 +21,9 @@ def plane_depth(camera_matrix: np.ndarray, width: int, height: int, normal: np.n
 
 
 def test_canonical_inverse_depth_formula_and_round_trip():
-    # f_norm = 500 / 640; inverse = (1 / 10 m) * f_canon / f_norm.
+    # f_norm = 500 / 640; inverse = (1 / 10 m) * f_norm / f_canon.
     inverse = geometry.depth_m_to_canonical_inverse_depth(np.float32(10.0), 500.0, 640)
-    assert float(inverse) == pytest.approx(0.1 * 640 / 500)
+    assert float(inverse) == pytest.approx(0.1 * 500 / 640)
     depth_m = np.array([[0.5, 2.0, 37.0], [1e3, 3.25, 80.0]], dtype=np.float32)
     for f_canon in (1.0, 0.7):
         inverse = geometry.depth_m_to_canonical_inverse_depth(depth_m, 500.0, 640, f_canon)
@@ -38,7 +38,8 @@ def test_resizing_the_image_keeps_metric_depth():
     half = geometry.canonical_inverse_depth_to_depth_m(inverse, 250.0, 320)
     np.testing.assert_allclose(full, half)
     wider_lens = geometry.canonical_inverse_depth_to_depth_m(inverse, 250.0, 640)
-    np.testing.assert_allclose(wider_lens, 2.0 * full)  # same picture, half the focal length
+    # The same picture through a lens of half the focal length shows a nearer scene.
+    np.testing.assert_allclose(wider_lens, 0.5 * full)
 
 
 def test_sky_and_invalid_inverse_depth_give_nan_and_no_point():

@@ -2,12 +2,15 @@
 
 Depth from one image depends on the lens: the same picture of an object means a nearer object
 through a wider lens. The network therefore predicts inverse depth for a *canonical camera*
-with normalised focal length ``f_canon`` (docs/conventions.md). An image's normalised focal
+with normalised focal length ``f_canon`` (docs/conventions.md): an object of apparent size
+``a`` (a fraction of the image width) and physical size ``S`` is at ``Z = S f_norm / a``, so
+``Z f_canon / f_norm = S f_canon / a`` depends on what the image shows alone. That canonical
+depth, inverted, is what the network learns. An image's normalised focal
 length ``f_norm = fx_px / width_px`` is the tangent-of-half-field-of-view in disguise, and it
 does not change when the image is resized (fx and the width scale together). Hence:
 
 - the network runs at its own input resolution, but the runtime camera's ``f_norm`` is the same
-  at every resolution, so ``depth_m = f_canon / (f_norm * inverse_depth)`` holds at network
+  at every resolution, so ``depth_m = f_norm / (f_canon * inverse_depth)`` holds at network
   resolution and after the output is resized back to the camera's resolution alike;
 - a camera with different intrinsics from the training data (another lens) is handled by the
   same formula: ``f_norm`` of the runtime camera, from its CameraInfo, rescales the canonical
@@ -47,12 +50,12 @@ def canonical_inverse_depth_to_depth_m(inverse_depth: np.ndarray, fx_px: float,
                                        max_range_m: float | None = None) -> np.ndarray:
     """Return metric depth (float32, same shape) from canonical inverse depth in 1/m.
 
-    ``depth_m = f_canon / (f_norm * inverse_depth)`` with ``f_norm = fx_px / width_px`` of the
+    ``depth_m = f_norm / (f_canon * inverse_depth)`` with ``f_norm = fx_px / width_px`` of the
     image the inverse depth belongs to (any resize of the camera image gives the same ratio).
     NaN where the inverse depth is not finite, at or below ``min_inverse_depth`` (sky and other
     points at infinity, which the network predicts as 0) or beyond ``max_range_m``.
     """
-    scale = f_canon / f_norm(fx_px, width_px)
+    scale = f_norm(fx_px, width_px) / f_canon
     inverse = np.asarray(inverse_depth, dtype=np.float32)
     valid = np.isfinite(inverse) & (inverse > max(float(min_inverse_depth), 0.0))
     with np.errstate(divide='ignore', invalid='ignore'):
@@ -66,10 +69,10 @@ def depth_m_to_canonical_inverse_depth(depth_m: np.ndarray, fx_px: float, width_
                                        f_canon: float = 1.0) -> np.ndarray:
     """Return canonical inverse depth (float32, 1/m) from metric depth: the training target.
 
-    ``inverse_depth = (1 / depth_m) * f_canon / f_norm``. Infinite depth (sky) gives 0, a valid
+    ``inverse_depth = (1 / depth_m) * f_norm / f_canon``. Infinite depth (sky) gives 0, a valid
     target; NaN, zero or negative depth gives NaN (no target).
     """
-    scale = f_canon / f_norm(fx_px, width_px)
+    scale = f_norm(fx_px, width_px) / f_canon
     depth = np.asarray(depth_m, dtype=np.float64)
     valid = depth > 0  # False for NaN as well
     with np.errstate(divide='ignore', invalid='ignore'):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import logging
 import os
 from pathlib import Path
+import sys
 import time
 
 import cv2
@@ -214,14 +215,22 @@ class Predictor:
 
 
 def default_model_path() -> Path:
-    """Return the shipped default model: the ROS share folder, else the source tree."""
+    """Return the shipped default model.
+
+    Looked up, in order: the ROS share folder (colcon workspaces), the share folder of this
+    Python environment (``pip install``), and the source tree (``pip install -e`` and tests).
+    """
+    candidates = []
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        share = Path(get_package_share_directory('mtl_perception'))
-        candidate = share / 'models' / 'default.pt'
-        if candidate.exists():
-            return candidate
-    except (ImportError, LookupError, ValueError):
-        pass
-    return Path(__file__).resolve().parents[2] / 'models' / 'default.pt'
+        candidates.append(Path(get_package_share_directory('mtl_perception')))
+    except (ImportError, LookupError, ValueError, OSError):
+        pass  # no ROS environment (AMENT_PREFIX_PATH unset) or package not in the index
+    candidates.append(Path(sys.prefix) / 'share' / 'mtl_perception')
+    candidates.append(Path(__file__).resolve().parents[2])
+    for folder in candidates:
+        path = folder / 'models' / 'default.pt'
+        if path.exists():
+            return path
+    return candidates[-1] / 'models' / 'default.pt'

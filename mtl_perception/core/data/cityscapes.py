@@ -21,7 +21,7 @@ targets, so they are exact at the network's resolution:
 - inverse depth: Cityscapes disparity ``p`` gives ``d = (p - 1) / 256`` pixels and metric
   inverse depth ``d / (baseline fx)``; ``p = 0`` is invalid (``depth_valid`` False), ``p = 1``
   is infinitely far (0, valid: the sky of generated data). The target is canonical:
-  ``inverse_depth = (1 / depth_m) * f_canon / f_norm * depth_target_scale`` with
+  ``inverse_depth = (1 / depth_m) * f_norm / f_canon * depth_target_scale`` with
   ``f_norm = fx / width`` of the transformed sample (a crop changes it, a resize does not).
   Invalid pixels carry 0 (not NaN) so that no loss sees a NaN.
 - ``depth_m``: from the depth PNG when there is one, else from the disparity; NaN where there
@@ -324,7 +324,7 @@ class CityscapesDataset(Dataset):
         f_norm = float(sample['fx']) / width
         if valid.any() and not f_norm > 0:
             raise DatasetError(f'{sample["path"]}: depth without a valid focal length')
-        scale = self.f_canon / f_norm * self.depth_target_scale if valid.any() else 0.0
+        scale = f_norm / self.f_canon * self.depth_target_scale if valid.any() else 0.0
         inverse = np.where(valid, inverse_m * np.float32(scale), np.float32(0.0))
         return {
             'image': torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1))),
