@@ -85,9 +85,11 @@ class FrameStats:
     window_start: float = field(default_factory=time.monotonic)
     window_received: int = 0
     window_processed: int = 0
+    window_rejected: int = 0
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
+        self.window_rejected += 1
 
 
 def _percentile(values: deque, q: float) -> float:
@@ -505,7 +507,10 @@ class MtlPerceptionNode(LifecycleNode):
                 'forward_p50_ms': _percentile(stats.forward_ms, 50),
             }
             values.update({f'rejected_{k}': v for k, v in sorted(stats.rejected.items())})
+            recently_rejected = stats.window_rejected
             stats.window_start, stats.window_received, stats.window_processed = now, 0, 0
+            stats.window_rejected = 0
+        values['rejected_last_period'] = recently_rejected
         pipeline = self._pipeline
         values['device'] = str(pipeline.predictor.device) if pipeline else 'none'
         values['precision'] = pipeline.predictor.precision if pipeline else 'none'
@@ -516,10 +521,12 @@ class MtlPerceptionNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         values = self.diagnostics_values()
-        if self._pipeline is None:
-            level, message = 2, f'no model loaded {self._load_error}'.strip()
-        elif values['frames_rejected'] and values.get('rejected_recent', 0):
-            level, message = 1, 'rejecting frames'
+        if self._pipeline is None and self._load_error:
+            level, message = 2, f'no model loaded: {self._load_error}'
+        elif self._pipeline is None:
+            level, message = 0, 'inactive'
+        elif values['rejected_last_period']:
+            level, message = 1, f'rejected {values["rejected_last_period"]} messages recently'
         elif values['input_rate_hz'] == 0.0:
             level, message = 0, 'waiting for images'
         else:
