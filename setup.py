@@ -42,6 +42,7 @@ setup(
         ],
         'synth': ['pybullet>=3.2.5'],
         'bag': ['rosbags>=0.10', 'rosbags-image>=0.9'],
+        'cityscapes': ['cityscapesScripts>=2.2'],
         'ros': [
             'ros-rclpy',
             'ros-sensor-msgs',

@@ -145,6 +145,25 @@ def metrics_table(metrics: dict[str, Any], class_names: tuple[str, ...]) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def official_cityscapes_scores(args: argparse.Namespace) -> dict[str, Any]:
+    """Write Cityscapes-format results and score them with cityscapesScripts."""
+    from mtl_perception.tools.cityscapes_results import (
+        score_cityscapes_results,
+        write_cityscapes_results,
+        write_scores,
+    )
+
+    write_cityscapes_results(args.checkpoint, args.data_root, args.split,
+                             args.cityscapes_results, device=str(resolve_device(args.device)),
+                             max_frames=args.max_frames, instance_method=args.instance_method)
+    scores = score_cityscapes_results(args.data_root, args.split, args.cityscapes_results)
+    write_scores(scores, args.cityscapes_results / 'cityscapes_scores.json')
+    LOGGER.info('official Cityscapes scores: class IoU %.1f %%, iIoU %.1f %%, AP %.1f %%, '
+                'AP50 %.1f %%', 100 * scores['class_iou'], 100 * scores['class_iiou'],
+                100 * scores['instance_ap'], 100 * scores['instance_ap50'])
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
     parser = argparse.ArgumentParser(prog='mtl_evaluate', description=__doc__.split('\n\n')[0])
@@ -157,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--max-frames', type=int, default=0)
     parser.add_argument('--mosaics', type=int, default=4)
     parser.add_argument('--instance-method', default='grid')
+    parser.add_argument('--cityscapes-results', type=Path, default=None, metavar='DIR',
+                        help='also write predictions in the Cityscapes results format to DIR '
+                        '(cityscapes class set only) and score them with the official '
+                        'cityscapesScripts evaluators (pip install cityscapesScripts)')
     parser.add_argument('--store-in-checkpoint', action='store_true',
                         help='also store the metrics in the checkpoint under the split name')
     args = parser.parse_args(argv)
@@ -164,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         result = evaluate_checkpoint(args.checkpoint, args.data_root, args.split, args.out,
                                      args.device, args.batch_size, args.max_frames,
                                      args.mosaics, args.instance_method)
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        if args.cityscapes_results is not None:
+            official = official_cityscapes_scores(args)
+            result['cityscapes_official'] = official
+    except (CheckpointError, FileNotFoundError, ValueError, ImportError, RuntimeError) as error:
         LOGGER.error('%s', error)
         return 2
     LOGGER.info('\n%s', metrics_table(result, tuple(result.get('semantic_iou_per_class', {}))))

@@ -1,0 +1,536 @@
+"""Cityscapes' official results format, scored by the official ``cityscapesScripts`` evaluators.
+
+``mtl_evaluate`` measures our own metrics at the network's resolution on train ids. Numbers
+comparable with the Cityscapes benchmark come only from cityscapesScripts' evaluators run on
+full-resolution predictions in Cityscapes **label ids**, so this module writes exactly that
+format and calls those evaluators unchanged.
+
+Layout under ``results_dir`` (``<frame>`` is ``<city>_<sequence>_<frame>``)::
+
+    pixel/<city>/<frame>_pred_labelIds.png   label ids (uint8), one per image
+    instance/<city>/<frame>_pred.txt         one line per instance: "mask label_id confidence"
+    instance/<city>/masks/<frame>_<k>.png    binary mask (0/255) of instance k
+    resultPixelLevelSemanticLabeling.json    the evaluators' full reports
+    resultInstanceLevelSemanticLabeling.json
+    gtInstances.json, matches.json           the instance evaluator's cache and matches
+
+Semantic and instance results live in separate trees because the evaluators' own file search
+(``CITYSCAPES_RESULTS``) takes any ``<frame>*.png`` below its root as the semantic prediction;
+kept apart, the official command lines work on these folders as well.
+
+An instance's confidence is its vote agreement (``InstanceResult.confidence``) times the mean
+semantic max-softmax probability of its pixels: AP ranks instances across all frames, and vote
+agreement alone says nothing about whether the class is right.
+
+What the evaluators need and how it is provided
+-----------------------------------------------
+cityscapesScripts 2.3.0 (the latest release) was written as command-line scripts, so scoring:
+
+- works on copies of their module-level ``args`` objects, set quiet, uncoloured, without
+  distance-based AP, with JSON reports and the ground-truth instance cache
+  (``gtInstancesFile``) inside ``results_dir``; the cache is rebuilt on every call, since
+  it is keyed by file path only and would go stale silently when the frames change;
+- sets ``CITYSCAPES_DATASET`` and ``CITYSCAPES_EXPORT_DIR`` while importing and running them
+  (their import reads both, and fails when the latter is set to a missing folder);
+- runs the instance evaluator inside ``results_dir``, because it writes ``matches.json`` to
+  the current directory;
+- captures what they print (logged at debug level) and turns their ``sys.exit`` on an error
+  into a :class:`RuntimeError` that quotes their message;
+- while they run, adapts them to NumPy 2 and restores everything afterwards: provides
+  ``numpy.in1d`` (as ``numpy.isin`` on the flattened input) where NumPy no longer has it
+  (NumPy 2.4 removed it, cityscapesScripts 2.3.0 still calls it; upstream pull request
+  mcordts/cityscapesScripts#196), and gives their modules a ``writeDict2JSON`` that writes
+  NumPy scalars as numbers (NumPy 2's ``count_nonzero`` returns NumPy integers, which their
+  JSON writer, falling back to ``__dict__``, cannot serialise);
+- works around upstream issue mcordts/cityscapesScripts#89: their AP code raises IndexError
+  for a class that has ground truth and predictions when every prediction lies on ignored
+  pixels and none matches. Scoring then repeats their AP computation one (class, overlap)
+  cell at a time with their own functions and gives a crashing cell AP 0, what their code
+  gives to a class with ground truth and nothing found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+import contextlib
+import copy
+import io
+import json
+import logging
+import math
+import os
+from pathlib import Path
+import shutil
+from types import ModuleType
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from mtl_perception.core.checkpoint import load_checkpoint
+from mtl_perception.core.classes import CITYSCAPES_CLASSES, CITYSCAPES_LABEL_TO_TRAIN
+from mtl_perception.core.data.cityscapes import FrameFiles, find_frames
+from mtl_perception.core.instances import cluster_instances
+from mtl_perception.core.predictor import Predictor
+
+LOGGER = logging.getLogger(__name__)
+
+PIXEL_DIR = 'pixel'
+INSTANCE_DIR = 'instance'
+MASK_DIR = 'masks'
+PIXEL_SUFFIX = '_pred_labelIds.png'
+INSTANCE_SUFFIX = '_pred.txt'
+PIXEL_REPORT = 'resultPixelLevelSemanticLabeling.json'
+INSTANCE_REPORT = 'resultInstanceLevelSemanticLabeling.json'
+GT_INSTANCES_CACHE = 'gtInstances.json'
+INSTALL_HINT = 'pip install cityscapesScripts (or pip install mtl_perception[cityscapes])'
+_IMAGE_SUFFIX = '_leftImg8bit.png'
+
+
+def train_to_label_table() -> np.ndarray:
+    """Return a (256,) uint8 table from Cityscapes train ids (0..18) to label ids.
+
+    The inverse of ``CITYSCAPES_LABEL_TO_TRAIN``; ids without a class (255) become label 0,
+    "unlabeled", which the evaluators ignore.
+    """
+    table = np.zeros(256, dtype=np.uint8)
+    label_ids = np.flatnonzero(CITYSCAPES_LABEL_TO_TRAIN != 255)
+    table[CITYSCAPES_LABEL_TO_TRAIN[label_ids]] = label_ids.astype(np.uint8)
+    return table
+
+
+def frame_stem(image_path: str | Path) -> str:
+    """Return ``<city>_<sequence>_<frame>`` of a ``*_leftImg8bit.png`` path."""
+    name = Path(image_path).name
+    if not name.endswith(_IMAGE_SUFFIX):
+        raise ValueError(f'{image_path} is not a Cityscapes image (*{_IMAGE_SUFFIX})')
+    return name[: -len(_IMAGE_SUFFIX)]
+
+
+def result_paths(results_dir: str | Path, image_path: str | Path) -> tuple[Path, Path]:
+    """Return the semantic PNG and the instance text file of one frame's results."""
+    results_dir = Path(results_dir)
+    city, stem = Path(image_path).parent.name, frame_stem(image_path)
+    return (results_dir / PIXEL_DIR / city / f'{stem}{PIXEL_SUFFIX}',
+            results_dir / INSTANCE_DIR / city / f'{stem}{INSTANCE_SUFFIX}')
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), array):
+        raise OSError(f'cannot write {path}')
+
+
+def write_frame_results(results_dir: str | Path, image_path: str | Path,
+                        label_ids: np.ndarray, instance_ids: np.ndarray | None = None,
+                        instance_label_ids: Sequence[int] = (),
+                        confidences: Sequence[float] = ()) -> int:
+    """Write one frame in the official format; return the number of instance masks written.
+
+    ``label_ids`` (H, W) uint8 holds Cityscapes label ids. ``instance_ids`` (H, W) numbers the
+    instances 1..N (0 = none); instance ``k`` has label id ``instance_label_ids[k - 1]`` and
+    confidence ``confidences[k - 1]``. Without ``instance_ids`` no instance file is written (a
+    model without an instance head); with it, a file is written even when N = 0, so the
+    instance evaluator sees "no instances" instead of a missing prediction.
+    """
+    pixel_path, text_path = result_paths(results_dir, image_path)
+    label_ids = np.asarray(label_ids)
+    if label_ids.ndim != 2 or label_ids.dtype != np.uint8:
+        raise ValueError(f'label_ids must be (H, W) uint8, got {label_ids.shape} '
+                         f'{label_ids.dtype}')
+    _write_png(pixel_path, label_ids)
+    if instance_ids is None:
+        return 0
+    instance_ids = np.asarray(instance_ids)
+    if instance_ids.shape != label_ids.shape:
+        raise ValueError(f'instance_ids {instance_ids.shape} and label_ids {label_ids.shape} '
+                         'must have the same shape')
+    if len(instance_label_ids) != len(confidences):
+        raise ValueError(f'{len(instance_label_ids)} instance label ids but '
+                         f'{len(confidences)} confidences')
+    stem = frame_stem(image_path)
+    lines = []
+    for index, (label_id, confidence) in enumerate(zip(instance_label_ids, confidences),
+                                                   start=1):
+        mask = instance_ids == index
+        if not mask.any():
+            continue
+        relative = f'{MASK_DIR}/{stem}_{index:03d}.png'
+        # The evaluator splits each line on single spaces and wants exactly three fields.
+        if any(character.isspace() for character in relative):
+            raise ValueError(f'mask path {relative!r} contains white space, which the '
+                             'instance evaluator cannot read')
+        _write_png(text_path.parent / relative, mask.astype(np.uint8) * 255)
+        lines.append(f'{relative} {int(label_id)} {float(confidence):.6f}\n')
+    text_path.parent.mkdir(parents=True, exist_ok=True)
+    text_path.write_text(''.join(lines), encoding='utf-8')
+    return len(lines)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f'cannot read image {path}')
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _clear_results(results_dir: Path) -> None:
+    """Remove the two result trees this module writes, so no stale frame gets scored."""
+    for name in (PIXEL_DIR, INSTANCE_DIR):
+        folder = results_dir / name
+        if folder.is_dir():
+            shutil.rmtree(folder)
+
+
+def write_cityscapes_results(checkpoint_path: str | Path, data_root: str | Path, split: str,
+                             results_dir: str | Path, device: str = 'cpu',
+                             max_frames: int = 0, instance_method: str = 'grid',
+                             instance_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Predict every frame of a split at its original resolution, in the official format.
+
+    The checkpoint must predict the 19 Cityscapes train ids (class set ``cityscapes``); its
+    train ids are written as label ids, and thing instances (clustered with
+    ``instance_method`` and ``instance_params`` at the image's resolution, as the node does)
+    as masks. ``max_frames`` > 0 keeps the first frames only. Previous ``pixel/`` and
+    ``instance/`` trees under ``results_dir`` are replaced. Returns a summary (frames,
+    instances, folders).
+    """
+    checkpoint = load_checkpoint(checkpoint_path)
+    class_set = checkpoint.class_set
+    if (class_set.name != CITYSCAPES_CLASSES.name or class_set.names != CITYSCAPES_CLASSES.names
+            or tuple(class_set.thing_ids) != CITYSCAPES_CLASSES.thing_ids):
+        raise ValueError(
+            f'checkpoint {checkpoint_path} predicts class set {class_set.name!r} '
+            f'({class_set.num_classes} classes); the Cityscapes results format needs the 19 '
+            'Cityscapes train ids (class set "cityscapes")')
+    tasks = checkpoint.model_config.tasks
+    if 'semantic' not in tasks:
+        raise ValueError(f'checkpoint {checkpoint_path} has no semantic head (tasks {tasks})')
+    with_instances = 'instance' in tasks
+    frames = find_frames(data_root, split, require_depth=False)
+    if max_frames:
+        frames = frames[:max_frames]
+    results_dir = Path(results_dir)
+    _clear_results(results_dir)
+    predictor = Predictor(checkpoint, device=device)
+    to_label = train_to_label_table()
+    thing_table = class_set.is_thing()
+    outputs = {'semantic', 'instance'} if with_instances else {'semantic'}
+    total_instances = 0
+    for frame in tqdm(frames, desc=f'cityscapes results {split}', unit='frame', disable=None):
+        image = _read_rgb(frame.image)
+        height, width = image.shape[:2]
+        prediction = predictor.predict(image, output_size=(width, height), outputs=outputs,
+                                       confidence=True)
+        label_ids = to_label[prediction.semantic]
+        if not with_instances:
+            write_frame_results(results_dir, frame.image, label_ids)
+            continue
+        result = cluster_instances(prediction.semantic, prediction.instance_offsets,
+                                   thing_table, method=instance_method,
+                                   **(instance_params or {}))
+        # Mean semantic confidence per instance, with one bincount over the instance map.
+        count = len(result)
+        flat_ids = result.instance_ids.reshape(-1).astype(np.int64)
+        sums = np.bincount(flat_ids, weights=prediction.semantic_confidence.reshape(-1),
+                           minlength=count + 1)[1:count + 1]
+        sizes = np.bincount(flat_ids, minlength=count + 1)[1:count + 1]
+        semantic_confidence = sums / np.maximum(sizes, 1)
+        confidences = result.confidence.astype(np.float64) * semantic_confidence
+        total_instances += write_frame_results(
+            results_dir, frame.image, label_ids, result.instance_ids,
+            to_label[result.class_ids.astype(np.int64)].tolist(), confidences.tolist())
+    LOGGER.info('wrote Cityscapes results of %d %s frames (%d instances) to %s', len(frames),
+                split, total_instances, results_dir)
+    return {'frames': len(frames), 'instances': total_instances, 'split': split,
+            'checkpoint': str(checkpoint_path), 'results_dir': str(results_dir),
+            'pixel_dir': str(results_dir / PIXEL_DIR),
+            'instance_dir': str(results_dir / INSTANCE_DIR) if with_instances else None}
+
+
+def write_ground_truth_results(data_root: str | Path, split: str, results_dir: str | Path,
+                               max_frames: int = 0) -> dict[str, Any]:
+    """Write a split's ground truth in the results format: a perfect prediction.
+
+    Scoring it must give 1.0 everywhere, which checks the whole chain (files, label ids,
+    evaluators' settings) without a model. Instances are the ground truth's instance ids of
+    at least 1000 (groups such as "cargroup" have no instance) with confidence 1.
+    """
+    frames = find_frames(data_root, split, require_depth=False)
+    if max_frames:
+        frames = frames[:max_frames]
+    results_dir = Path(results_dir)
+    _clear_results(results_dir)
+    for frame in frames:
+        label_ids = cv2.imread(str(frame.label_ids), cv2.IMREAD_UNCHANGED)
+        raw_instances = cv2.imread(str(frame.instance_ids), cv2.IMREAD_UNCHANGED)
+        if label_ids is None or raw_instances is None:
+            raise FileNotFoundError(f'cannot read the ground truth of {frame.image}')
+        values = np.unique(raw_instances[raw_instances >= 1000])
+        instance_ids = np.zeros(raw_instances.shape, dtype=np.int32)
+        for index, value in enumerate(values.tolist(), start=1):
+            instance_ids[raw_instances == value] = index
+        write_frame_results(results_dir, frame.image, label_ids.astype(np.uint8),
+                            instance_ids, (values // 1000).tolist(), [1.0] * len(values))
+    return {'frames': len(frames), 'results_dir': str(results_dir)}
+
+
+# ------------------------------------------------------------------------------------------
+# Scoring with cityscapesScripts
+# ------------------------------------------------------------------------------------------
+
+def _in1d(ar1: Any, ar2: Any, assume_unique: bool = False, invert: bool = False) -> np.ndarray:
+    """``numpy.in1d`` as NumPy < 2.4 had it: a flat boolean array."""
+    return np.isin(np.ravel(ar1), ar2, assume_unique=assume_unique, invert=invert)
+
+
+def _json_default(value: Any) -> Any:
+    """Their JSON fallback (an object's ``__dict__``), plus NumPy scalars and arrays."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    return value.__dict__
+
+
+def _write_dict_to_json(data: Any, file_name: str) -> None:
+    """Their ``writeDict2JSON``, able to write NumPy 2's integer scalars."""
+    with open(file_name, 'w', encoding='utf-8') as handle:
+        handle.write(json.dumps(data, default=_json_default, sort_keys=True, indent=4))
+
+
+@contextlib.contextmanager
+def _environment_variables(data_root: Path, results_dir: Path) -> Iterator[None]:
+    """Point the variables their modules read to the data and the results, then restore."""
+    values = {'CITYSCAPES_DATASET': str(data_root), 'CITYSCAPES_EXPORT_DIR': str(results_dir)}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _official_environment(data_root: Path, results_dir: Path,
+                          modules: Sequence[ModuleType] = ()) -> Iterator[io.StringIO]:
+    """Set what the evaluators read (see the module docstring) and restore it afterwards.
+
+    ``modules`` (the evaluators) get the NumPy-2-safe JSON writer. Yields the buffer that
+    collects what they print.
+    """
+    saved_writers = [(module, module.writeDict2JSON) for module in modules]
+    added_in1d = not hasattr(np, 'in1d')
+    saved_cwd = os.getcwd()
+    buffer = io.StringIO()
+    if added_in1d:
+        np.in1d = _in1d
+    for module, _ in saved_writers:
+        module.writeDict2JSON = _write_dict_to_json
+    try:
+        os.chdir(results_dir)
+        with _environment_variables(data_root, results_dir), \
+                contextlib.redirect_stdout(buffer):
+            yield buffer
+    except SystemExit as error:
+        lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
+        message = next((line for line in reversed(lines) if line.startswith('ERROR')),
+                       lines[-1] if lines else f'exit status {error.code}')
+        raise RuntimeError(f'a cityscapesScripts evaluator stopped: {message}') from None
+    finally:
+        os.chdir(saved_cwd)
+        for module, writer in saved_writers:
+            module.writeDict2JSON = writer
+        if added_in1d:
+            del np.in1d
+        if buffer.getvalue().strip():
+            LOGGER.debug('cityscapesScripts printed:\n%s', buffer.getvalue().rstrip())
+
+
+def _import_evaluators(data_root: Path, results_dir: Path
+                       ) -> tuple[ModuleType, ModuleType, ModuleType]:
+    """Import the pixel and instance evaluators and the label table, or explain the install.
+
+    Their import reads the environment (a stale ``CITYSCAPES_EXPORT_DIR`` makes it fail), so
+    it runs with the variables pointing here.
+    """
+    try:
+        with _environment_variables(data_root, results_dir):
+            from cityscapesscripts.evaluation import (
+                evalInstanceLevelSemanticLabeling,
+                evalPixelLevelSemanticLabeling,
+            )
+            from cityscapesscripts.helpers import labels
+    except ImportError as error:
+        raise ImportError(f'scoring Cityscapes results needs the official cityscapesScripts: '
+                          f'{INSTALL_HINT} ({error})') from error
+    return evalPixelLevelSemanticLabeling, evalInstanceLevelSemanticLabeling, labels
+
+
+def _pixel_args(module: ModuleType, results_dir: Path) -> Any:
+    args = copy.deepcopy(module.args)
+    args.evalInstLevelScore = True  # iIoU
+    args.evalPixelAccuracy = False
+    args.quiet = True
+    args.colorized = False
+    args.bold = args.nocol = ''
+    args.JSONOutput = True
+    args.exportFile = str(results_dir / PIXEL_REPORT)
+    args.predictionPath = args.predictionWalk = None  # unused: the lists are given
+    return args
+
+
+def _instance_args(module: ModuleType, results_dir: Path) -> Any:
+    args = copy.deepcopy(module.args)
+    args.quiet = True
+    args.colorized = False
+    args.csv = False
+    args.distanceAvailable = False  # no per-instance distance in the ground truth
+    args.JSONOutput = True
+    args.exportFile = str(results_dir / INSTANCE_REPORT)
+    args.gtInstancesFile = str(results_dir / GT_INSTANCES_CACHE)
+    # Every mask path in the text files must lie below this folder.
+    args.predictionPath = os.path.abspath(results_dir / INSTANCE_DIR)
+    args.predictionWalk = None
+    return args
+
+
+def _instance_ap_cellwise(module: ModuleType, predictions: list[str],
+                          ground_truths: list[str], args: Any) -> dict[str, Any]:
+    """Their AP, one (class, overlap) cell at a time; a cell hit by issue #89 gets AP 0.
+
+    Mirrors their ``evaluateImgLists`` step by step with their own functions.
+    """
+    module.setInstanceLabels(args)
+    gt_instances = module.getGtInstances(ground_truths, args)
+    matches = module.matchGtWithPreds(predictions, ground_truths, gt_instances, args)
+    overlaps = np.asarray(args.overlaps)
+    aps = np.zeros((1, len(args.instLabels), len(overlaps)), dtype=float)
+    for label_index, name in enumerate(args.instLabels):
+        crashed = []
+        for overlap_index, overlap in enumerate(overlaps):
+            cell = copy.copy(args)
+            cell.instLabels = [name]
+            cell.overlaps = overlaps[overlap_index:overlap_index + 1]
+            try:
+                aps[:, label_index, overlap_index] = module.evaluateMatches(matches, cell)[:, 0, 0]
+            except IndexError:
+                crashed.append(f'{overlap:.2f}')  # the cell keeps AP 0
+        if crashed:
+            LOGGER.warning('%s: ground truth, but no prediction matched or counted (all on '
+                           'ignored pixels) at overlaps %s; AP 0 there (cityscapesScripts '
+                           'would crash, upstream issue #89)', name, ', '.join(crashed))
+    averages = module.computeAverages(aps, args)
+    report = module.prepareJSONDataForResults(averages, aps, args)
+    module.writeDict2JSON(report, args.exportFile)
+    return report
+
+
+def _as_float(value: Any) -> float:
+    return float(value) if value is not None else math.nan
+
+
+def _paired_lists(frames: list[FrameFiles], results_dir: Path
+                  ) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Absolute paths of predictions and ground truth of the frames that have results."""
+    pixel_pred, pixel_gt, instance_pred, instance_gt = [], [], [], []
+    for frame in frames:
+        pixel_path, text_path = result_paths(results_dir, frame.image)
+        if pixel_path.is_file():
+            pixel_pred.append(os.path.abspath(pixel_path))
+            pixel_gt.append(os.path.abspath(frame.label_ids))
+        if text_path.is_file():
+            instance_pred.append(os.path.abspath(text_path))
+            instance_gt.append(os.path.abspath(frame.instance_ids))
+    return pixel_pred, pixel_gt, instance_pred, instance_gt
+
+
+def score_cityscapes_results(data_root: str | Path, split: str,
+                             results_dir: str | Path) -> dict[str, Any]:
+    """Score results written by :func:`write_cityscapes_results` with cityscapesScripts.
+
+    Frames of the split that have results are scored (all of them unless the results were
+    written with ``max_frames``). Returns fractions in [0, 1] (the official tables show them
+    times 100): ``class_iou``, ``class_iiou``, ``category_iou``, ``category_iiou`` and the
+    per-class ``class_iou_per_class`` / ``class_iiou_per_class`` of the pixel-level
+    evaluator; ``instance_ap``, ``instance_ap50`` and ``instance_ap_per_class`` (``ap``,
+    ``ap50``) of the instance-level one when instance results exist. Averages skip classes
+    without ground truth or predictions (NaN), as the official evaluators do. Their full
+    reports are written to ``results_dir``. Raises ImportError without cityscapesScripts.
+    """
+    data_root = Path(os.path.abspath(data_root))
+    results_dir = Path(os.path.abspath(results_dir))
+    pixel_module, instance_module, labels_module = _import_evaluators(data_root, results_dir)
+    frames = find_frames(data_root, split, require_depth=False)
+    pixel_pred, pixel_gt, instance_pred, instance_gt = _paired_lists(frames, results_dir)
+    if not pixel_pred:
+        raise FileNotFoundError(f'no Cityscapes results for split {split!r} in {results_dir} '
+                                f'(expected {PIXEL_DIR}/<city>/<frame>{PIXEL_SUFFIX}); write '
+                                'them with write_cityscapes_results first')
+    if len(pixel_pred) < len(frames):
+        LOGGER.info('scoring the %d of %d %s frames that have results', len(pixel_pred),
+                    len(frames), split)
+    evaluated = [label.name for label in labels_module.labels
+                 if label.id >= 0 and not label.ignoreInEval]
+    scores: dict[str, Any] = {'split': split, 'frames': len(pixel_pred),
+                              'results_dir': str(results_dir)}
+    modules = (pixel_module, instance_module)
+    with _official_environment(data_root, results_dir, modules):
+        pixel = pixel_module.evaluateImgLists(pixel_pred, pixel_gt,
+                                              _pixel_args(pixel_module, results_dir))
+    scores.update({
+        'class_iou': _as_float(pixel['averageScoreClasses']),
+        'class_iiou': _as_float(pixel['averageScoreInstClasses']),
+        'category_iou': _as_float(pixel['averageScoreCategories']),
+        'category_iiou': _as_float(pixel['averageScoreInstCategories']),
+        'class_iou_per_class': {name: _as_float(pixel['classScores'][name])
+                                for name in evaluated},
+        'class_iiou_per_class': {name: _as_float(pixel['classInstScores'][name])
+                                 for name in evaluated
+                                 if name in pixel['classInstScores']},
+    })
+    if not instance_pred:
+        LOGGER.info('no instance results in %s: instance AP not scored', results_dir)
+        return scores
+    args = _instance_args(instance_module, results_dir)
+    cache = Path(args.gtInstancesFile)
+    with _official_environment(data_root, results_dir, modules):
+        if cache.exists():
+            cache.unlink()
+        try:
+            report = instance_module.evaluateImgLists(instance_pred, instance_gt, args)
+        except IndexError:
+            report = _instance_ap_cellwise(instance_module, instance_pred, instance_gt,
+                                           _instance_args(instance_module, results_dir))
+    averages = report['averages']
+    scores.update({
+        'instance_ap': _as_float(averages['allAp']),
+        'instance_ap50': _as_float(averages['allAp50%']),
+        'instance_ap_per_class': {name: {'ap': _as_float(values['ap']),
+                                         'ap50': _as_float(values['ap50%'])}
+                                  for name, values in averages['classes'].items()},
+        'instance_frames': len(instance_pred),
+    })
+    LOGGER.info('Cityscapes %s (%d frames): class IoU %.4f, iIoU %.4f, category IoU %.4f, '
+                'instance AP %.4f, AP50 %.4f', split, len(pixel_pred), scores['class_iou'],
+                scores['class_iiou'], scores['category_iou'], scores['instance_ap'],
+                scores['instance_ap50'])
+    return scores
+
+
+def write_scores(scores: dict[str, Any], path: str | Path) -> Path:
+    """Write scores as JSON (NaN as null, so other tools can read the file)."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean(scores), indent=2) + '\n', encoding='utf-8')
+    return path
