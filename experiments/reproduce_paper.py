@@ -401,7 +401,9 @@ def write_report(args: argparse.Namespace, profile: Profile, main_results: list,
     if unc:
         lines += ['', 'Learned sigmas of the 3-task model (mean over seeds): ' + ', '.join(
             f'{t} {v:.3g}' for t, v in unc.items()) + '. Plot: `docs/sigmas.png`.']
-    lines += ['', '## Findings', '', 'FINDINGS_PLACEHOLDER', '']
+    lines += ['', '## Findings', '',
+              '_To be written by whoever ran this, after reading the numbers: what they say, '
+              'honestly, including where the learned weights lose._', '']
     return '\n'.join(lines)
 
 
