@@ -104,6 +104,9 @@ def atomic_torch_save(payload: Any, path: str | os.PathLike) -> Path:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp creates 0600; readable like any file
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):
