@@ -215,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
              f'- date: {now_iso()}',
              f'- median of {args.repeats} frames after 3 warm-up frames; forward = network '
              'only; predict = resize, normalise, forward, argmax/upsample, copy to host; '
-             'pipeline = predict + instance clustering + metric depth + point cloud.', '',
+             'pipeline = predict + instance clustering + metric depth + point cloud. Weights '
+             'are random (speed does not depend on them), except that clustering the random '
+             'offsets of an untrained model finds many spurious instances, so its pipeline '
+             'figure is pessimistic; the node table below uses the trained default model.', '',
              '| preset | input | forward ms | predict ms | pipeline ms | pipeline frames/s |',
              '|---|---|---|---|---|---|']
     for row in rows:
