@@ -80,6 +80,7 @@ class FrameStats:
     processed: int = 0
     dropped: int = 0
     rejected: Counter = field(default_factory=Counter)
+    degraded: Counter = field(default_factory=Counter)  # processed, but with a fallback
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=500))
     forward_ms: deque = field(default_factory=lambda: deque(maxlen=500))
     window_start: float = field(default_factory=time.monotonic)
@@ -335,6 +336,12 @@ class MtlPerceptionNode(LifecycleNode):
             self._stats.reject(reason)
         self.get_logger().warning(message, throttle_duration_sec=5.0)
 
+    def _degrade(self, reason: str, message: str) -> None:
+        """Count and report (throttled) a frame processed with a fallback, not dropped."""
+        with self._stats_lock:
+            self._stats.degraded[reason] += 1
+        self.get_logger().warning(message, throttle_duration_sec=5.0)
+
     # --- the worker -----------------------------------------------------------------------
 
     def _stop_worker(self) -> None:
@@ -465,12 +472,12 @@ class MtlPerceptionNode(LifecycleNode):
         """K of the latest valid CameraInfo if it describes this image size, else None."""
         intrinsics = self._intrinsics
         if intrinsics is None:
-            self._reject('no_camera_info', 'no valid CameraInfo received yet on '
+            self._degrade('no_camera_info', 'no valid CameraInfo received yet on '
                          f'{self.resolve_topic_name("camera_info")}; depth assumes the '
                          'canonical camera until one arrives')
             return None
         if (intrinsics.width, intrinsics.height) != (width, height):
-            self._reject('camera_info_size_mismatch', (
+            self._degrade('camera_info_size_mismatch', (
                 f'CameraInfo describes {intrinsics.width}x{intrinsics.height} but the image is '
                 f'{width}x{height}; depth assumes the canonical camera'))
             return None
@@ -507,6 +514,7 @@ class MtlPerceptionNode(LifecycleNode):
                 'forward_p50_ms': _percentile(stats.forward_ms, 50),
             }
             values.update({f'rejected_{k}': v for k, v in sorted(stats.rejected.items())})
+            values.update({f'degraded_{k}': v for k, v in sorted(stats.degraded.items())})
             recently_rejected = stats.window_rejected
             stats.window_start, stats.window_received, stats.window_processed = now, 0, 0
             stats.window_rejected = 0
