@@ -7,12 +7,13 @@ installation is needed; ``ros2 bag play`` and Foxglove read the result.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-import shutil
 import threading
 from typing import Any
 
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -61,20 +62,54 @@ class TopicRecorder:
 
     def write_bag(self, path: str | Path, storage: str = 'mcap') -> Path:
         """Write all recorded messages to a new bag folder (replacing an older one)."""
-        from rosbags.rosbag2 import StoragePlugin, Writer
-        from rosbags.typesys import Stores, get_typestore
+        from mtl_perception.bag.io import write_bag
 
-        path = Path(path)
-        if path.exists():
-            shutil.rmtree(path)
-        plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-        typestore = get_typestore(Stores.LATEST)
         with self._lock:
             messages = sorted(self.messages, key=lambda m: m.receive_ns)
-        with Writer(path, version=8, storage_plugin=plugin) as writer:
-            connections = {topic: writer.add_connection(topic, message_type_name(kind),
-                                                        typestore=typestore)
-                           for topic, kind in self.topics.items()}
-            for message in messages:
-                writer.write(connections[message.topic], message.receive_ns, message.data)
-        return path
+        return write_bag(path, {t: message_type_name(k) for t, k in self.topics.items()},
+                         ((m.topic, m.receive_ns, m.data) for m in messages), storage,
+                         overwrite=True)
+
+
+def write_synthetic_bag(path: str | Path, frames: Iterable[Any], rate_hz: float,
+                        storage: str = 'mcap', namespace: str = '/camera',
+                        frame_id: str = 'camera_optical_frame', start_s: float = 1.0) -> Path:
+    """Write rendered frames as a camera drive: image, camera_info and ground truth.
+
+    Topics: ``<ns>/image`` (rgb8), ``<ns>/camera_info``, ``<ns>/gt/labels`` (mono8 class ids),
+    ``<ns>/gt/depth`` (32FC1 metres, NaN = sky) and ``<ns>/gt/instances`` (16UC1,
+    class*1000+index); every message of a frame shares one header stamp.
+    """
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from mtl_perception.bag.io import write_bag
+    from mtl_perception.ros import conversions
+    from mtl_perception.ros.sim_camera import camera_info_message
+
+    topics = {f'{namespace}/image': Image, f'{namespace}/camera_info': CameraInfo,
+              f'{namespace}/gt/labels': Image, f'{namespace}/gt/depth': Image,
+              f'{namespace}/gt/instances': Image}
+
+    def messages() -> Iterator[tuple[str, int, bytes]]:
+        for index, frame in enumerate(frames):
+            stamp_ns = int(round((start_s + index / rate_hz) * 1e9))
+            info = camera_info_message(frame.K, frame.rgb.shape[1], frame.rgb.shape[0],
+                                       frame_id)
+            info.header.stamp.sec, info.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+            header = info.header
+            payload = {
+                f'{namespace}/image': conversions.numpy_to_image(frame.rgb, 'rgb8', header),
+                f'{namespace}/camera_info': info,
+                f'{namespace}/gt/labels': conversions.numpy_to_image(frame.semantic, 'mono8',
+                                                                     header),
+                f'{namespace}/gt/depth': conversions.numpy_to_image(
+                    frame.depth_m.astype(np.float32), '32FC1', header),
+                f'{namespace}/gt/instances': conversions.numpy_to_image(
+                    frame.instance_ids.astype(np.uint16), '16UC1', header),
+            }
+            for topic, message in payload.items():
+                yield topic, stamp_ns, serialize_message(message)
+
+    return write_bag(path, {t: message_type_name(k) for t, k in topics.items()}, messages(),
+                     storage)

@@ -1,0 +1,106 @@
+"""Open rosbag2 bags (sqlite3 or MCAP folders, or a single ``.mcap``) and write new ones.
+
+Reading uses ``rosbags.highlevel.AnyReader``; the messages it returns duck-type as ROS
+messages, so :mod:`mtl_perception.ros.conversions` decodes them directly. Writing takes
+serialized CDR bytes, as recorded from DDS or made with ``rclpy.serialization``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+import shutil
+from typing import Any
+
+IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
+
+
+class BagError(ValueError):
+    """A bag cannot be opened or lacks what was asked for; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BagTopics:
+    image: str
+    camera_info: str | None
+    labels: str | None = None
+    depth: str | None = None
+    instances: str | None = None
+
+
+def open_bag(path: str | Path) -> Any:
+    """Return an opened ``AnyReader`` for a bag folder or a single ``.mcap`` file."""
+    from rosbags.highlevel import AnyReader, AnyReaderError
+
+    path = Path(path)
+    if not path.exists():
+        raise BagError(f'bag {path} does not exist')
+    try:
+        reader = AnyReader([path])
+        reader.open()
+    except (AnyReaderError, OSError, ValueError, KeyError) as error:
+        raise BagError(f'cannot open bag {path}: {error}; expected a rosbag2 folder with '
+                       'metadata.yaml (sqlite3 or MCAP) or a single .mcap file') from None
+    return reader
+
+
+def detect_topics(reader: Any, image: str | None = None, camera_info: str | None = None,
+                  labels: str | None = None, depth: str | None = None,
+                  instances: str | None = None) -> BagTopics:
+    """Find the camera and ground-truth topics by message type and name.
+
+    Ground-truth images are recognised by name: ``label`` or ``semantic`` (mono8 class ids),
+    ``depth`` (32FC1 metres or 16UC1 millimetres), ``instance`` (16UC1 ids, class*1000+index).
+    Explicit names win; a named topic that is not in the bag is an error.
+    """
+    types = {c.topic: c.msgtype for c in reader.connections}
+    for name in (image, camera_info, labels, depth, instances):
+        if name is not None and name not in types:
+            raise BagError(f'topic {name} is not in the bag; it has {sorted(types)}')
+    images = [t for t, k in types.items() if k in IMAGE_TYPES]
+
+    def named(*words: str) -> str | None:
+        return next((t for t in images if any(w in t.lower() for w in words)), None)
+
+    gt = {'labels': labels or named('label', 'semantic'), 'depth': depth or named('depth'),
+          'instances': instances or named('instance')}
+    if image is None:
+        camera = [t for t in images if t not in gt.values()]
+        if not camera:
+            raise BagError(f'no camera image topic (sensor_msgs/Image or CompressedImage) in '
+                           f'the bag; topics: {sorted(types)}; name one with --image-topic')
+        image = min(camera, key=len)
+    if camera_info is None:
+        infos = [t for t, k in types.items() if k == INFO_TYPE]
+        prefix = image.rsplit('/', 1)[0]
+        camera_info = next((t for t in infos if t.startswith(prefix)), infos[0] if infos else None)
+    return BagTopics(image=image, camera_info=camera_info, **gt)
+
+
+def write_bag(path: str | Path, topics: dict[str, str],
+              messages: Iterable[tuple[str, int, bytes]], storage: str = 'mcap',
+              overwrite: bool = False) -> Path:
+    """Write ``(topic, timestamp_ns, cdr_bytes)`` messages; ``topics`` maps topic to msgtype.
+
+    An existing ``path`` is an error unless ``overwrite`` (then it is replaced).
+    """
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    if storage not in ('mcap', 'sqlite3'):
+        raise BagError(f'storage must be mcap or sqlite3, got {storage!r}')
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise BagError(f'{path} already exists; remove it or choose another output')
+        shutil.rmtree(path)
+    plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
+    typestore = get_typestore(Stores.LATEST)
+    with Writer(path, version=8, storage_plugin=plugin) as writer:
+        connections = {topic: writer.add_connection(topic, kind, typestore=typestore)
+                       for topic, kind in topics.items()}
+        for topic, timestamp_ns, data in messages:
+            writer.write(connections[topic], timestamp_ns, data)
+    return path
