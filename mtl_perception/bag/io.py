@@ -79,6 +79,43 @@ def detect_topics(reader: Any, image: str | None = None, camera_info: str | None
     return BagTopics(image=image, camera_info=camera_info, **gt)
 
 
+class BagWriter:
+    """Append serialized messages to a new bag as they are made (no list held in memory)."""
+
+    def __init__(self, path: str | Path, topics: dict[str, str], storage: str = 'mcap',
+                 overwrite: bool = False) -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.typesys import Stores, get_typestore
+
+        if storage not in ('mcap', 'sqlite3'):
+            raise BagError(f'storage must be mcap or sqlite3, got {storage!r}')
+        self.path = Path(path)
+        if self.path.exists():
+            if not overwrite:
+                raise BagError(f'{self.path} already exists; remove it or choose another output')
+            shutil.rmtree(self.path)
+        plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
+        typestore = get_typestore(Stores.LATEST)
+        self._writer = Writer(self.path, version=8, storage_plugin=plugin)
+        self._writer.open()
+        self._connections = {topic: self._writer.add_connection(topic, kind,
+                                                                typestore=typestore)
+                             for topic, kind in topics.items()}
+
+    def write(self, topic: str, timestamp_ns: int, data: bytes) -> None:
+        self._writer.write(self._connections[topic], timestamp_ns, data)
+
+    def close(self) -> Path:
+        self._writer.close()
+        return self.path
+
+    def __enter__(self) -> BagWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_bag(path: str | Path, topics: dict[str, str],
               messages: Iterable[tuple[str, int, bytes]], storage: str = 'mcap',
               overwrite: bool = False) -> Path:
@@ -86,21 +123,7 @@ def write_bag(path: str | Path, topics: dict[str, str],
 
     An existing ``path`` is an error unless ``overwrite`` (then it is replaced).
     """
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
-
-    if storage not in ('mcap', 'sqlite3'):
-        raise BagError(f'storage must be mcap or sqlite3, got {storage!r}')
-    path = Path(path)
-    if path.exists():
-        if not overwrite:
-            raise BagError(f'{path} already exists; remove it or choose another output')
-        shutil.rmtree(path)
-    plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-    typestore = get_typestore(Stores.LATEST)
-    with Writer(path, version=8, storage_plugin=plugin) as writer:
-        connections = {topic: writer.add_connection(topic, kind, typestore=typestore)
-                       for topic, kind in topics.items()}
+    with BagWriter(path, topics, storage, overwrite) as writer:
         for topic, timestamp_ns, data in messages:
-            writer.write(connections[topic], timestamp_ns, data)
-    return path
+            writer.write(topic, timestamp_ns, data)
+    return Path(path)

@@ -10,7 +10,10 @@ finds the camera, CameraInfo and optional ground-truth topics by type and name, 
 - PNG mosaics (input | semantic | instances | depth) and plots (per-frame metrics, latency);
 - ``outputs`` bag (MCAP): the input topics plus the node's output topics with the input headers.
 
-Messages and frames that cannot be decoded are counted and skipped; everything before and
+Outputs are appended to the output bag frame by frame; the bag's image and ground-truth
+messages are read into memory first (to pair them by stamp), so use ``--every`` or
+``--max-frames`` for very long drives. Messages and frames that cannot be decoded are counted
+and skipped; everything before and
 after them is kept. Not implemented yet: a live mode (publishing the bag into a running node
 over DDS) and partial reports of truncated bag files (rosbags refuses to open them; the
 command then says which bag and why).
@@ -113,8 +116,12 @@ def evaluate_bag(bag: str | Path, out: Path, model: str | Path | None = None,
     timings: dict[str, list[float]] = defaultdict(list)
     per_frame: list[dict[str, Any]] = []
     class_histogram = np.zeros(class_set.num_classes, np.int64)
-    results = []
-    for frame in tqdm(frames, desc='frames', disable=None):
+    chosen = set(np.linspace(0, len(frames) - 1, min(mosaics, len(frames))).astype(int).tolist()
+                 ) if mosaics else set()
+    results = []  # only the frames chosen for mosaics: a long bag must not fill the memory
+    writer = open_output_bag(bag, out / 'outputs', input_topics, storage) if write_output_bag \
+        else None
+    for index, frame in enumerate(tqdm(frames, desc='frames', disable=None)):
         start = time.perf_counter()
         try:
             if frame['msgtype'].endswith('CompressedImage'):
@@ -168,7 +175,13 @@ def evaluate_bag(bag: str | Path, out: Path, model: str | Path | None = None,
                 inverse_error['count'] += int(valid.sum())
                 record['depth_abs_rel'] = float(relative.mean())
         per_frame.append(record)
-        results.append((frame, image, result))
+        if index in chosen:
+            results.append((index, image, result))
+        if writer is not None:
+            for topic, stamp_ns, data in output_messages(frame, result, class_set):
+                writer.write(topic, stamp_ns, data)
+    if writer is not None:
+        writer.close()
     metrics: dict[str, Any] = {'frames_evaluated': len(per_frame), **counters}
     if confusion.matrix.sum():
         metrics['semantic_miou'] = confusion.mean_iou()
@@ -189,15 +202,14 @@ def evaluate_bag(bag: str | Path, out: Path, model: str | Path | None = None,
     metrics.update({'model': str(model_path), 'bag': str(bag), 'topics': vars(topics)})
     (out / 'metrics.json').write_text(json.dumps({'metrics': metrics, 'frames': per_frame},
                                                  indent=2, default=float))
-    pictures = write_pictures(results, per_frame, timings, class_set, out, mosaics)
-    if write_output_bag:
-        write_outputs(results, input_topics, bag, out / 'outputs', storage, class_set)
+    pictures = write_pictures(results, per_frame, timings, class_set, out)
     (out / 'report.md').write_text(report(metrics, pictures, write_output_bag))
     return metrics
 
 
-def write_pictures(results: list, per_frame: list, timings: dict, class_set: Any, out: Path,
-                   count: int) -> list[str]:
+def write_pictures(results: list, per_frame: list, timings: dict, class_set: Any,
+                   out: Path) -> list[str]:
+    """Mosaics of the kept frames, per-frame metrics and the latency histogram."""
     import matplotlib
 
     matplotlib.use('Agg')
@@ -212,9 +224,7 @@ def write_pictures(results: list, per_frame: list, timings: dict, class_set: Any
     )
 
     names = []
-    for index in np.unique(np.linspace(0, len(results) - 1, min(count, len(results))).astype(
-            int)):
-        _, image, result = results[index]
+    for index, image, result in results:
         with np.errstate(divide='ignore'):
             inverse = np.nan_to_num(1.0 / result.depth_m)
         panels = [('input', image),
@@ -240,51 +250,52 @@ def write_pictures(results: list, per_frame: list, timings: dict, class_set: Any
     return names + ['plots.png']
 
 
-def write_outputs(results: list, input_topics: dict[str, str], bag: str | Path, path: Path,
-                  storage: str, class_set: Any) -> Path:
-    """The inputs plus the node's outputs, with the input headers, as a new bag."""
-    from rclpy.serialization import serialize_message
+OUTPUT_TOPICS = {'/mtl/semantic/labels': 'sensor_msgs/msg/Image',
+                 '/mtl/semantic/color': 'sensor_msgs/msg/Image',
+                 '/mtl/depth': 'sensor_msgs/msg/Image',
+                 '/mtl/instances/ids': 'sensor_msgs/msg/Image',
+                 '/mtl/instances/points': 'sensor_msgs/msg/PointCloud2'}
 
-    from mtl_perception.bag.io import write_bag
-    from mtl_perception.core.visualize import colorize_semantic
-    from mtl_perception.ros import conversions
-    from mtl_perception.ros.recording import message_type_name
 
+def open_output_bag(bag: str | Path, path: Path, input_topics: dict[str, str],
+                    storage: str) -> Any:
+    """A new bag holding a copy of the inputs; outputs are appended frame by frame."""
+    from mtl_perception.bag.io import BagWriter
+
+    writer = BagWriter(path, {**input_topics, **OUTPUT_TOPICS}, storage, overwrite=True)
     reader = open_bag(bag)
-    copies = []
     try:
         for connection, timestamp, raw in reader.messages():
-            copies.append((connection.topic, timestamp, bytes(raw)))
-    except Exception:  # noqa: BLE001 - copy what a truncated bag holds
-        pass
+            writer.write(connection.topic, timestamp, bytes(raw))
+    except Exception:  # noqa: BLE001 - copy what a damaged bag holds, evaluation goes on
+        LOGGER.warning('could not copy every input message into the output bag')
     finally:
         reader.close()
-    from sensor_msgs.msg import Image, PointCloud2
+    return writer
 
-    outputs = {'/mtl/semantic/labels': Image, '/mtl/semantic/color': Image,
-               '/mtl/depth': Image, '/mtl/instances/ids': Image,
-               '/mtl/instances/points': PointCloud2}
-    messages = list(copies)
-    for frame, _, result in results:
-        header = frame['image'].header
-        stamp_ns = frame['stamp'][0] * 1_000_000_000 + frame['stamp'][1]
-        made = {
-            '/mtl/semantic/labels': conversions.numpy_to_image(result.prediction.semantic,
-                                                               'mono8', header),
-            '/mtl/semantic/color': conversions.numpy_to_image(
-                colorize_semantic(result.prediction.semantic, class_set), 'rgb8', header),
-            '/mtl/depth': conversions.numpy_to_image(result.depth_m.astype(np.float32),
-                                                     '32FC1', header),
-            '/mtl/instances/ids': conversions.numpy_to_image(
-                result.instances.instance_ids.astype(np.uint16), '16UC1', header),
-            '/mtl/instances/points': conversions.structured_to_pointcloud2(result.cloud,
-                                                                           header),
-        }
-        messages += [(topic, stamp_ns, serialize_message(m)) for topic, m in made.items()]
-    topics = dict(input_topics)
-    topics.update({t: message_type_name(k) for t, k in outputs.items()})
-    return write_bag(path, topics, sorted(messages, key=lambda m: m[1]), storage,
-                     overwrite=True)
+
+def output_messages(frame: dict[str, Any], result: Any, class_set: Any
+                    ) -> list[tuple[str, int, bytes]]:
+    """The node's output topics for one frame, with the input image's header."""
+    from rclpy.serialization import serialize_message
+
+    from mtl_perception.core.visualize import colorize_semantic
+    from mtl_perception.ros import conversions
+
+    header = frame['image'].header
+    stamp_ns = frame['stamp'][0] * 1_000_000_000 + frame['stamp'][1]
+    semantic = result.prediction.semantic
+    made = {
+        '/mtl/semantic/labels': conversions.numpy_to_image(semantic, 'mono8', header),
+        '/mtl/semantic/color': conversions.numpy_to_image(
+            colorize_semantic(semantic, class_set), 'rgb8', header),
+        '/mtl/depth': conversions.numpy_to_image(result.depth_m.astype(np.float32), '32FC1',
+                                                 header),
+        '/mtl/instances/ids': conversions.numpy_to_image(
+            result.instances.instance_ids.astype(np.uint16), '16UC1', header),
+        '/mtl/instances/points': conversions.structured_to_pointcloud2(result.cloud, header),
+    }
+    return [(topic, stamp_ns, serialize_message(message)) for topic, message in made.items()]
 
 
 def report(metrics: dict[str, Any], pictures: list[str], with_bag: bool) -> str:
