@@ -10,13 +10,13 @@ finds the camera, CameraInfo and optional ground-truth topics by type and name, 
 - PNG mosaics (input | semantic | instances | depth) and plots (per-frame metrics, latency);
 - ``outputs`` bag (MCAP): the input topics plus the node's output topics with the input headers.
 
+``--live`` instead plays the camera into a running node over DDS (``tools/live_replay.py``).
 Outputs are appended to the output bag frame by frame; the bag's image and ground-truth
 messages are read into memory first (to pair them by stamp), so use ``--every`` or
 ``--max-frames`` for very long drives. Messages and frames that cannot be decoded are counted
 and skipped; everything before and
-after them is kept. Not implemented yet: a live mode (publishing the bag into a running node
-over DDS) and partial reports of truncated bag files (rosbags refuses to open them; the
-command then says which bag and why).
+after them is kept. Not implemented yet: partial reports of truncated bag files (rosbags
+refuses to open them; the command then says which bag and why).
 """
 
 from __future__ import annotations
@@ -337,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--mosaics', type=int, default=4)
     parser.add_argument('--no-output-bag', action='store_true')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
+    parser.add_argument('--live', action='store_true',
+                        help='publish the camera into a running node over DDS instead, and '
+                        'report dropped frames and end-to-end latency')
+    parser.add_argument('--start-node', action='store_true',
+                        help='with --live: start mtl_perception_node (with --model) first')
+    parser.add_argument('--rate', type=float, default=1.0, help='with --live: replay speed')
+    parser.add_argument('--namespace', default='/mtl', help="with --live: the node's namespace")
     for name in ('image', 'camera-info', 'label', 'depth', 'instance'):
         parser.add_argument(f'--{name}-topic', default=None)
     args = parser.parse_args(argv)
@@ -345,6 +352,19 @@ def main(argv: list[str] | None = None) -> int:
     names = {'image': args.image_topic, 'camera_info': args.camera_info_topic,
              'labels': args.label_topic, 'depth': args.depth_topic,
              'instances': args.instance_topic}
+    if args.live:
+        from mtl_perception.tools.live_replay import live_replay
+
+        try:
+            summary = live_replay(args.bag, args.out, args.model, args.rate, args.namespace,
+                                  args.start_node, names, log=LOGGER.info)
+        except (BagError, ValueError, RuntimeError) as error:
+            LOGGER.error('%s', error)
+            return 2
+        LOGGER.info('live: %d published, %d answered, %d dropped; latency p50 %.1f ms',
+                    summary['frames_published'], summary['frames_answered'],
+                    summary['frames_dropped'], summary['latency_p50_ms'])
+        return 0
     try:
         metrics = evaluate_bag(args.bag, args.out, args.model, args.device, args.every,
                                args.max_frames, args.mosaics, not args.no_output_bag,
