@@ -41,7 +41,7 @@ setup(
             'matplotlib>=3.5',
         ],
         'synth': ['pybullet>=3.2.5'],
-        'bag': ['rosbags>=0.10', 'rosbags-image>=0.9'],
+        'bag': ['rosbags>=0.10', 'rosbags-image>=0.9', 'mcap>=1.1'],
         'cityscapes': ['cityscapesScripts>=2.2'],
         'ros': [
             'ros-rclpy',

@@ -78,17 +78,33 @@ def test_output_bag_has_outputs_with_the_input_headers(drive, model, tmp_path):
     assert stamps['/mtl/depth'] == stamps['/camera/image'] and len(stamps['/mtl/depth']) == 5
 
 
-@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
-def test_truncated_bag_is_a_clear_error(drive, model, tmp_path, storage):
-    # rosbags cannot open a bag file cut short (no MCAP footer, malformed sqlite3): the
-    # command says which bag and why instead of a traceback. Partial reports of truncated
-    # files are not implemented (see the issue note).
-    folder = Path(drive[storage])
+def _cut(folder: Path, target: Path) -> Path:
     source = next(p for p in folder.iterdir() if p.name != 'metadata.yaml')
-    cut = tmp_path / 'cut'
-    cut.mkdir()
-    (cut / 'metadata.yaml').write_text((folder / 'metadata.yaml').read_text())
-    (cut / source.name).write_bytes(source.read_bytes()[: source.stat().st_size * 2 // 3])
+    target.mkdir()
+    (target / 'metadata.yaml').write_text((folder / 'metadata.yaml').read_text())
+    (target / source.name).write_bytes(source.read_bytes()[: source.stat().st_size * 2 // 3])
+    return target
+
+
+def test_truncated_mcap_yields_a_partial_report(model, tmp_path):
+    from mtl_perception.core.synth.scene import SceneSequence
+
+    # 12 frames of 160x120 span three ~1 MB MCAP chunks; the cut keeps the first two.
+    frames = SceneSequence(8, 160, 120).frames(12, rate_hz=10.0)
+    whole = write_synthetic_bag(tmp_path / 'whole', frames, 10.0, 'mcap')
+    cut = _cut(whole, tmp_path / 'cut')
+    metrics = evaluate_bag(cut, tmp_path / 'out', model, device='cpu')
+    assert 0 < metrics['frames_evaluated'] < 12
+    assert metrics['truncated_file'] == 1 and metrics['read_error'] == 1
+    assert 'semantic_miou' in metrics
+    assert 'truncated file: 1' in (tmp_path / 'out' / 'report.md').read_text()
+    complete = evaluate_bag(whole, tmp_path / 'all', model, device='cpu',
+                            write_output_bag=False, max_frames=metrics['frames_evaluated'])
+    assert complete['semantic_miou'] == metrics['semantic_miou']  # same frames, same numbers
+
+
+def test_damaged_sqlite_bag_is_a_clear_error(drive, model, tmp_path):
+    cut = _cut(Path(drive['sqlite3']), tmp_path / 'cut')
     with pytest.raises(BagError, match=r'cannot open bag .*cut'):
         evaluate_bag(cut, tmp_path / 'out', model, device='cpu', write_output_bag=False)
 

@@ -15,8 +15,9 @@ Outputs are appended to the output bag frame by frame; the bag's image and groun
 messages are read into memory first (to pair them by stamp), so use ``--every`` or
 ``--max-frames`` for very long drives. Messages and frames that cannot be decoded are counted
 and skipped; everything before and
-after them is kept. Not implemented yet: partial reports of truncated bag files (rosbags
-refuses to open them; the command then says which bag and why).
+after them is kept. An MCAP file cut short (a recording killed mid-write) is read front to
+back up to the cut and evaluated in part; a damaged sqlite3 bag stops with a message that says
+which bag and why.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from mtl_perception.bag.io import BagError, detect_topics, open_bag
+from mtl_perception.bag.io import BagError, detect_topics, open_bag_lenient
 
 LOGGER = logging.getLogger('mtl_eval_bag')
 STAGES = ('decode', 'preprocess', 'forward', 'postprocess', 'clustering', 'depth', 'cloud')
@@ -95,7 +96,10 @@ def evaluate_bag(bag: str | Path, out: Path, model: str | Path | None = None,
     pipeline = ScenePipeline(predictor)
     class_set = predictor.class_set
     counters: Counter = Counter()
-    reader = open_bag(bag)
+    reader = open_bag_lenient(bag)
+    if type(reader).__name__ == 'TruncatedMcapReader':
+        counters['truncated_file'] = 1
+        LOGGER.warning('%s has no MCAP summary (cut short?); reading it front to back', bag)
     try:
         topics = detect_topics(reader, **(topic_names or {}))
         if topics.camera_info is None:
@@ -263,7 +267,7 @@ def open_output_bag(bag: str | Path, path: Path, input_topics: dict[str, str],
     from mtl_perception.bag.io import BagWriter
 
     writer = BagWriter(path, {**input_topics, **OUTPUT_TOPICS}, storage, overwrite=True)
-    reader = open_bag(bag)
+    reader = open_bag_lenient(bag)
     try:
         for connection, timestamp, raw in reader.messages():
             writer.write(connection.topic, timestamp, bytes(raw))
@@ -304,7 +308,8 @@ def report(metrics: dict[str, Any], pictures: list[str], with_bag: bool) -> str:
              f'- topics: {metrics["topics"]}',
              f'- frames evaluated: {metrics["frames_evaluated"]}'
              + ''.join(f', {k.replace("_", " ")}: {metrics[k]}' for k in
-                       ('undecodable_frames', 'undecodable_messages', 'read_error')
+                       ('undecodable_frames', 'undecodable_messages', 'read_error',
+                        'truncated_file')
                        if metrics.get(k)), '']
     rows = [('semantic mIoU (%)', 'semantic_miou', 100), ('PQ things (%)', 'instance_pq', 100),
             ('depth abs rel', 'depth_abs_rel', 1), ('depth RMSE (m)', 'depth_rmse_m', 1),
