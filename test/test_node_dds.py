@@ -238,3 +238,30 @@ def test_corrupt_model_fails_start_up_with_a_clear_message(ros_env, tmp_path):
     output = stop_node(process)
     assert code == 1 and time.monotonic() - start < 90
     assert 'corrupt.pt' in output and 'Traceback' not in output
+
+
+def test_network_resolution_outputs_come_with_a_matching_camera_info(ros_env, tmp_path):
+    from conftest import tiny_checkpoint_object
+    from sensor_msgs.msg import CameraInfo
+
+    path = save_checkpoint(tiny_checkpoint_object(), tmp_path / 'tiny.pt')
+    namespace = f'/n{uuid.uuid4().hex[:6]}'
+    process = start_node(namespace, {'model_path': path, 'output_resolution': 'network'},
+                         ros_env, remaps={'image': f'{namespace}/cam/image',
+                                          'camera_info': f'{namespace}/cam/camera_info'})
+    probe = Probe(f'{namespace}/cam', name='probe_network')
+    probe.record(f'{namespace}/semantic/labels', Image, key='labels')
+    probe.record(f'{namespace}/semantic/camera_info', CameraInfo, key='info')
+    try:
+        assert probe.wait_for_subscriber(90.0)
+        sent = _send(probe, 160, 120, stamp_s=50.0)
+        assert probe.spin_until(lambda: probe.received['labels'] and probe.received['info'],
+                                60.0)
+        labels, info = probe.received['labels'][-1], probe.received['info'][-1]
+        assert (labels.width, labels.height) == (64, 48)  # the tiny model's input size
+        assert (info.width, info.height) == (64, 48)
+        assert info.header.stamp == sent.header.stamp
+        assert info.k[0] == pytest.approx(160.0 * 64 / 160)  # fx scaled with the image
+    finally:
+        probe.destroy()
+        stop_node(process)

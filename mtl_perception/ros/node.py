@@ -406,11 +406,9 @@ class MtlPerceptionNode(LifecycleNode):
             if (out_w, out_h) != (width, height):
                 image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
                 if K is not None:
-                    K = K.copy()
-                    K[0] *= out_w / width
-                    K[1] *= out_h / height
-                    K[0, 2] = (self._intrinsics.K[0, 2] + 0.5) * out_w / width - 0.5
-                    K[1, 2] = (self._intrinsics.K[1, 2] + 0.5) * out_h / height - 0.5
+                    from mtl_perception.core.geometry import resize_intrinsics
+
+                    K = resize_intrinsics(K, (width, height), (out_w, out_h))
                 width, height = out_w, out_h
         outputs = set()
         if wanted['labels'] or wanted['color']:
