@@ -1,4 +1,19 @@
-"""Reproduce the claim of Kendall, Gal and Cipolla (CVPR 2018) on generated scenes.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Reproduce the claim of Kendall, Gal and Cipolla (CVPR 2018) on generated scenes.
 
 Every arm trains the same network with the same budget (steps, batch, resolution, data) and
 differs only in its tasks and loss weighting:
@@ -29,7 +44,7 @@ H100 with several runs sharing the GPU; ``cpu`` is a reduced protocol that fits 
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed, ProcessPoolExecutor
 import csv
 from dataclasses import dataclass, field, replace
 import json
@@ -103,7 +118,7 @@ def main_arms() -> list[Arm]:
 
 
 def grid_arms() -> dict[str, list[Arm]]:
-    """The fixed-weight grids: the paper's two 2-task grids and a 3-task log grid."""
+    """Return the fixed-weight grids: the paper's two 2-task grids and a 3-task log grid."""
     two = [0.1, 0.3, 0.5, 0.7, 0.85, 0.9]
     grids = {
         'sem_depth': [Arm(f'fixed_sem_depth_{w:g}', ('semantic', 'depth'), 'fixed',
@@ -143,7 +158,7 @@ def run_one(arm: Arm, seed: int, profile: Profile, data_root: str, out_root: str
 
     torch.set_num_threads(profile.threads)
     from mtl_perception.tools.evaluate import evaluate_checkpoint
-    from mtl_perception.tools.train import TrainConfig, run
+    from mtl_perception.tools.train import run, TrainConfig
 
     out = Path(out_root) / arm.key(seed)
     result_path = out / 'result.json'
@@ -235,7 +250,7 @@ def summarise(results: list[dict[str, Any]], split: str) -> dict[str, dict[str, 
 
 
 def choose_best(grid: list[Arm], results: list[dict[str, Any]]) -> Arm:
-    """The grid cell with the best validation Delta_m (never looks at test)."""
+    """Return the grid cell with the best validation Delta_m (never looks at test)."""
     summary = summarise(results, 'val')
     scored = [(summary[arm.name]['delta_m'][0], arm) for arm in grid if arm.name in summary]
     return max(scored, key=lambda item: item[0])[1]

@@ -1,15 +1,28 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Shared fixtures: tiny generated batches and checkpoints, built in memory (no files shipped)."""
 
 from __future__ import annotations
-
-import numpy as np
-import pytest
-import torch
 
 from mtl_perception.core.checkpoint import Checkpoint, Preprocessing
 from mtl_perception.core.classes import SYNTH_CLASSES
 from mtl_perception.core.config import preset_config
 from mtl_perception.core.model import MultiTaskNet
+import numpy as np
+import pytest
+import torch
 
 
 def make_toy_batch(batch_size: int = 2, height: int = 64, width: int = 64,
@@ -61,7 +74,7 @@ def toy_batch() -> dict[str, torch.Tensor]:
 
 
 def tiny_checkpoint_object() -> Checkpoint:
-    """A tiny random-weight model with known sigmas, for plumbing tests."""
+    """Return a tiny random-weight model with known sigmas, for plumbing tests."""
     torch.manual_seed(0)
     config = preset_config('tiny', SYNTH_CLASSES.num_classes)
     model = MultiTaskNet(config)
@@ -78,7 +91,7 @@ def tiny_checkpoint() -> Checkpoint:
 
 @pytest.fixture(scope='session')
 def tiny_data(tmp_path_factory):
-    """A few rendered frames in the Cityscapes layout (real PyBullet renders, 64x48)."""
+    """Return a few rendered frames in the Cityscapes layout (real PyBullet renders, 64x48)."""
     from mtl_perception.tools.synth import main as synth_main
 
     root = tmp_path_factory.mktemp('synth')

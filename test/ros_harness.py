@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Helpers for tests that run the real node as a process and talk to it over Fast DDS."""
 
 from __future__ import annotations
@@ -7,14 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 import time
 
+from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node  # noqa: F401
+from mtl_perception.ros.sim_camera import camera_info_message
 import numpy as np
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
-
-from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node  # noqa: F401
-from mtl_perception.ros.sim_camera import camera_info_message
 
 REPO = Path(__file__).resolve().parents[1]
 

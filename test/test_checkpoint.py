@@ -1,10 +1,21 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Checkpoints are atomic, self-describing and loaded without executing code."""
 
 import os
 import pickle
-
-import pytest
-import torch
 
 from mtl_perception.core.checkpoint import (
     CheckpointError,
@@ -12,6 +23,8 @@ from mtl_perception.core.checkpoint import (
     safe_torch_load,
     save_checkpoint,
 )
+import pytest
+import torch
 
 
 def test_round_trip_keeps_everything(tmp_path, tiny_checkpoint):

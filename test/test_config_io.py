@@ -1,11 +1,24 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Configuration: defaults -> YAML -> command line, with errors that name the key."""
 
 from pathlib import Path
 
+from mtl_perception.core.config_io import apply_overrides, ConfigError, load_yaml_overrides
+from mtl_perception.tools.train import parse_config, TrainConfig
 import pytest
-
-from mtl_perception.core.config_io import ConfigError, apply_overrides, load_yaml_overrides
-from mtl_perception.tools.train import TrainConfig, parse_config
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The Cityscapes-layout loader on generated and (fake) real data, and the joint transforms."""
 
 from __future__ import annotations
@@ -7,12 +21,7 @@ from pathlib import Path
 import shutil
 
 import cv2
-import numpy as np
-import pytest
-import torch
-from torch.utils.data import DataLoader
-
-from mtl_perception.core.data import CityscapesDataset, DatasetError, build_dataset
+from mtl_perception.core.data import build_dataset, CityscapesDataset, DatasetError
 from mtl_perception.core.data.cityscapes import instance_offsets
 from mtl_perception.core.data.transforms import (
     Compose,
@@ -20,6 +29,10 @@ from mtl_perception.core.data.transforms import (
     RandomHorizontalFlip,
     Resize,
 )
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
 
 KEYS = {'image', 'semantic', 'instance_offsets', 'instance_mask', 'inverse_depth',
         'depth_valid', 'instance_ids', 'depth_m', 'path'}
@@ -54,7 +67,7 @@ def synth_data(tmp_path_factory):
     pytest.importorskip('pybullet')
     from mtl_perception.core.synth.scene import SceneRenderer
     from mtl_perception.core.synth.writer import frame_seed
-    from mtl_perception.tools.synth import SynthJob, generate
+    from mtl_perception.tools.synth import generate, SynthJob
 
     root = tmp_path_factory.mktemp('synth')
     generate(SynthJob(out=root, split='train', frames=2, width=64, height=48, seed=3,
@@ -134,8 +147,10 @@ WIDTH, HEIGHT = 16, 12
 
 @pytest.fixture
 def cityscapes_root(tmp_path):
-    """One 16x12 frame: void top, road bottom, a car (26001), a truck (27001), a person
-    (24000), a car group without instance (26), disparity 10 px with an invalid patch."""
+    """
+    One 16x12 frame: void top, road bottom, a car (26001), a truck (27001), a person
+    (24000), a car group without instance (26), disparity 10 px with an invalid patch.
+    """
     labels = np.full((HEIGHT, WIDTH), 7, np.uint8)  # road
     instances = np.full((HEIGHT, WIDTH), 7, np.uint16)
     labels[:3], instances[:3] = 0, 0  # void

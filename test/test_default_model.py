@@ -1,12 +1,25 @@
-"""The shipped default model: present, small, self-describing, and good on rendered scenes."""
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-import numpy as np
-import pytest
+"""The shipped default model: present, small, self-describing, and good on rendered scenes."""
 
 from mtl_perception.core.checkpoint import load_checkpoint
 from mtl_perception.core.classes import SYNTH_CLASSES
 from mtl_perception.core.pipeline import ScenePipeline
-from mtl_perception.core.predictor import Predictor, default_model_path
+from mtl_perception.core.predictor import default_model_path, Predictor
+import numpy as np
+import pytest
 
 
 def test_default_model_is_shipped_and_self_describing():

@@ -1,12 +1,25 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """mtl_evaluate: metrics files, mosaics, and agreement with the training-time evaluation."""
 
 import json
 
-import pytest
-import torch
-
 from mtl_perception.core.checkpoint import save_checkpoint
 from mtl_perception.tools.evaluate import evaluate_checkpoint, main
+import pytest
+import torch
 
 
 def test_writes_metrics_and_mosaics(tiny_data, tiny_checkpoint, tmp_path):

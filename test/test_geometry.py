@@ -1,12 +1,25 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Canonical inverse depth, intrinsics under resizing and back-projection (docs/conventions.md)."""
 
 from __future__ import annotations
 
 import cv2
+from mtl_perception.core import geometry
 import numpy as np
 import pytest
-
-from mtl_perception.core import geometry
 
 K_640 = np.array([[500.0, 0.0, 319.5], [0.0, 510.0, 241.0], [0.0, 0.0, 1.0]])
 

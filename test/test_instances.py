@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Instance clustering from centre votes, and the thing panoptic quality used to score it."""
 
 from __future__ import annotations
@@ -5,19 +19,18 @@ from __future__ import annotations
 import warnings
 
 import cv2
+from mtl_perception.core.classes import SYNTH_CLASSES
+from mtl_perception.core.instance_metrics import panoptic_quality, PanopticQualityAccumulator
+from mtl_perception.core.instances import (
+    cluster_grid_torch,
+    cluster_instances,
+    InstanceResult,
+    METHODS,
+)
+from mtl_perception.tools import benchmark_instances
 import numpy as np
 import pytest
 import torch
-
-from mtl_perception.core.classes import SYNTH_CLASSES
-from mtl_perception.core.instance_metrics import PanopticQualityAccumulator, panoptic_quality
-from mtl_perception.core.instances import (
-    METHODS,
-    InstanceResult,
-    cluster_grid_torch,
-    cluster_instances,
-)
-from mtl_perception.tools import benchmark_instances
 
 THINGS = SYNTH_CLASSES.is_thing()
 THING_IDS = SYNTH_CLASSES.thing_ids

@@ -1,17 +1,30 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The loss and its weighting follow the paper's formulas exactly."""
 
 import math
 
-import pytest
-import torch
-
 from mtl_perception.core.losses import (
-    LossWeighting,
-    TaskLosses,
     depth_loss,
     instance_loss,
+    LossWeighting,
     semantic_loss,
+    TaskLosses,
 )
+import pytest
+import torch
 
 
 def test_uncertainty_weighting_matches_paper_formula():

@@ -1,13 +1,26 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Network shapes for every head subset and preset, and a tiny model that can learn."""
 
 from itertools import combinations
 
-import pytest
-import torch
-
-from mtl_perception.core.config import PRESETS, TASKS, ModelConfig, preset_config
+from mtl_perception.core.config import ModelConfig, preset_config, PRESETS, TASKS
 from mtl_perception.core.losses import LossWeighting, TaskLosses
 from mtl_perception.core.model import MultiTaskNet
+import pytest
+import torch
 
 SUBSETS = [subset for n in (1, 2, 3) for subset in combinations(TASKS, n)]
 

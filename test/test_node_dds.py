@@ -1,5 +1,21 @@
-"""The node end to end over real Fast DDS: a process running mtl_perception_node, a test-side
-camera at default QoS, and recorders for every output."""
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node end to end over real Fast DDS: a process running mtl_perception_node, a test-side
+camera at default QoS, and recorders for every output.
+"""
 
 import math
 import os
@@ -12,15 +28,14 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
+from mtl_perception.ros import conversions  # noqa: E402
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
-from ros_harness import Probe, camera_info, isolated_ros_env, rgb_image, start_node, stop_node  # noqa: E402
+from ros_harness import camera_info, isolated_ros_env, Probe, rgb_image, start_node, stop_node  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from std_msgs.msg import Float32MultiArray  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
-
-from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
-from mtl_perception.ros import conversions  # noqa: E402
 
 OUTPUTS = {
     'semantic/labels': Image, 'semantic/color': Image, 'depth': Image,
@@ -45,7 +60,7 @@ def ros_env():
 
 @pytest.fixture(scope='module')
 def running_node(ros_env, tmp_path_factory):
-    """The node on a tiny random-weight model: tests its plumbing, not its accuracy."""
+    """Yield the node on a tiny random-weight model: tests its plumbing, not its accuracy."""
     from conftest import tiny_checkpoint_object
 
     path = save_checkpoint(tiny_checkpoint_object(), tmp_path_factory.mktemp('m') / 'tiny.pt')

@@ -1,26 +1,39 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Packed instance clouds: layout, byte round trips, colour packing and decimation."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-import numpy as np
-import pytest
-
 from mtl_perception.core import geometry, pointcloud
 from mtl_perception.core.pointcloud import (
+    build_instance_cloud,
     CLOUD_DTYPE,
     CLOUD_DTYPE_WITH_UNCERTAINTY,
-    build_instance_cloud,
     dtype_from_fields,
     pack_rgb,
     pointcloud_fields,
     unpack_rgb,
 )
+import numpy as np
+import pytest
 
 
 def scene(height: int = 24, width: int = 32, depth_m: float = 2.0, seed: int = 0) -> dict:
-    """A flat wall with two instances side by side and random colours."""
+    """Return a flat wall with two instances side by side and random colours."""
     rng = np.random.default_rng(seed)
     depth = np.full((height, width), depth_m, dtype=np.float32)
     points = geometry.backproject(depth, geometry.default_camera_matrix(width, height))

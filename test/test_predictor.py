@@ -1,10 +1,23 @@
-"""The Predictor: preprocessing, output sizes and units, bad input."""
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-import numpy as np
-import pytest
+"""The Predictor: preprocessing, output sizes and units, bad input."""
 
 from mtl_perception.core.checkpoint import CheckpointError, save_checkpoint
 from mtl_perception.core.predictor import Predictor, resolve_device
+import numpy as np
+import pytest
 
 
 def test_outputs_at_input_resolution(tiny_checkpoint):

@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Tests of the ROS <-> NumPy conversion layer with the real message classes."""
 
 import array
@@ -13,18 +27,6 @@ pytest.importorskip('sensor_msgs.msg')
 from builtin_interfaces.msg import Time  # noqa: E402
 import cv2  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
-from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
-from sensor_msgs.msg import (  # noqa: E402
-    CameraInfo,
-    CompressedImage,
-    Image,
-    PointCloud2,
-    PointField,
-    RegionOfInterest,
-)
-from std_msgs.msg import Header  # noqa: E402
-from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
-
 from mtl_perception.ros import conversions  # noqa: E402
 from mtl_perception.ros.conversions import (  # noqa: E402
     camera_info_to_intrinsics,
@@ -40,6 +42,17 @@ from mtl_perception.ros.conversions import (  # noqa: E402
     scaled_camera_info,
     structured_to_pointcloud2,
 )
+from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
+from sensor_msgs.msg import (  # noqa: E402
+    CameraInfo,
+    CompressedImage,
+    Image,
+    PointCloud2,
+    PointField,
+    RegionOfInterest,
+)
+from std_msgs.msg import Header  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 LITTLE_ENDIAN = sys.byteorder == 'little'
 

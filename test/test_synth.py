@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The PyBullet scene generator: camera model, exact depth and labels, determinism, mtl_synth."""
 
 from __future__ import annotations
@@ -12,17 +26,17 @@ import pytest
 pybullet = pytest.importorskip('pybullet')
 
 from mtl_perception.core.synth.camera import (  # noqa: E402
-    PinholeCamera,
     camera_pose,
     depth_from_buffer,
+    PinholeCamera,
     project_points,
     projection_matrix,
     view_matrix,
 )
 from mtl_perception.core.synth.scene import (  # noqa: E402
+    render_frame,
     SceneRenderer,
     SceneSequence,
-    render_frame,
 )
 from mtl_perception.core.synth.writer import (  # noqa: E402
     CITYSCAPES_BASELINE_M,

@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """mtl_train end to end on rendered frames: outputs, exact resume after a kill, bad input."""
 
 import os
@@ -7,13 +21,12 @@ import subprocess
 import sys
 import time
 
-import pytest
-import torch
-
 from mtl_perception.core.checkpoint import load_checkpoint, safe_torch_load
 from mtl_perception.core.config_io import ConfigError
 from mtl_perception.core.predictor import Predictor
-from mtl_perception.tools.train import TrainConfig, run
+from mtl_perception.tools.train import run, TrainConfig
+import pytest
+import torch
 
 
 def _config(data: Path, out: Path, **changes) -> TrainConfig:

@@ -1,4 +1,19 @@
-"""The science check: learned task uncertainty recovers the true noise of each task.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The science check: learned task uncertainty recovers the true noise of each task.
 
 Three regression tasks share one model; each task's targets carry Gaussian noise of a known,
 different sigma. With squared-error task losses (the Gaussian likelihood the weighting is
@@ -7,10 +22,9 @@ learned sigmas must approach the true ones, and the learned weights 1/(2 sigma^2
 the tasks as their noise says.
 """
 
+from mtl_perception.core.losses import LossWeighting
 import torch
 from torch import nn
-
-from mtl_perception.core.losses import LossWeighting
 
 TRUE_SIGMA = {'semantic': 0.2, 'instance': 0.6, 'depth': 1.8}
 

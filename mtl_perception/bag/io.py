@@ -1,4 +1,20 @@
-"""Open rosbag2 bags (sqlite3 or MCAP folders, or a single ``.mcap``) and write new ones.
+# noqa: A005 (module named like a standard-library module; imported by package)
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Open rosbag2 bags (sqlite3 or MCAP folders, or a single ``.mcap``) and write new ones.
 
 Reading uses ``rosbags.highlevel.AnyReader``; the messages it returns duck-type as ROS
 messages, so :mod:`mtl_perception.ros.conversions` decodes them directly. Writing takes
@@ -49,7 +65,8 @@ def open_bag(path: str | Path) -> Any:
 def detect_topics(reader: Any, image: str | None = None, camera_info: str | None = None,
                   labels: str | None = None, depth: str | None = None,
                   instances: str | None = None) -> BagTopics:
-    """Find the camera and ground-truth topics by message type and name.
+    """
+    Find the camera and ground-truth topics by message type and name.
 
     Ground-truth images are recognised by name: ``label`` or ``semantic`` (mono8 class ids),
     ``depth`` (32FC1 metres or 16UC1 millimetres), ``instance`` (16UC1 ids, class*1000+index).
@@ -85,7 +102,7 @@ class BagWriter:
     def __init__(self, path: str | Path, topics: dict[str, str], storage: str = 'mcap',
                  overwrite: bool = False) -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
-        from rosbags.typesys import Stores, get_typestore
+        from rosbags.typesys import get_typestore, Stores
 
         if storage not in ('mcap', 'sqlite3'):
             raise BagError(f'storage must be mcap or sqlite3, got {storage!r}')
@@ -119,7 +136,8 @@ class BagWriter:
 def write_bag(path: str | Path, topics: dict[str, str],
               messages: Iterable[tuple[str, int, bytes]], storage: str = 'mcap',
               overwrite: bool = False) -> Path:
-    """Write ``(topic, timestamp_ns, cdr_bytes)`` messages; ``topics`` maps topic to msgtype.
+    """
+    Write ``(topic, timestamp_ns, cdr_bytes)`` messages; ``topics`` maps topic to msgtype.
 
     An existing ``path`` is an error unless ``overwrite`` (then it is replaced).
     """
@@ -136,7 +154,8 @@ class StreamConnection:
 
 
 class TruncatedMcapReader:
-    """Reads an MCAP file front to back without its summary, so a cut file still yields data.
+    """
+    Reads an MCAP file front to back without its summary, so a cut file still yields data.
 
     rosbags needs the footer and index of an MCAP file; a recording killed mid-write has
     neither. This reader walks the records in order (``mcap``'s stream reader) until the data
@@ -145,7 +164,7 @@ class TruncatedMcapReader:
     """
 
     def __init__(self, path: str | Path) -> None:
-        from rosbags.typesys import Stores, get_typestore
+        from rosbags.typesys import get_typestore, Stores
 
         path = Path(path)
         files = [path] if path.is_file() else sorted(path.glob('*.mcap'))

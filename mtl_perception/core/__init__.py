@@ -1,4 +1,19 @@
-"""The ROS-free core: model, losses, data, post-processing, geometry, metrics, Predictor.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The ROS-free core: model, losses, data, post-processing, geometry, metrics, Predictor.
 
 Only NumPy, PyTorch and small pure-Python libraries may be imported here; a test fails if any
 module under this package imports rclpy or a ROS message package.

@@ -1,4 +1,19 @@
-"""Checkpoints: everything needed to rebuild and run a model, written atomically, loaded safely.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Checkpoints: everything needed to rebuild and run a model, written atomically, loaded safely.
 
 A checkpoint is a ``torch.save`` file of plain containers and tensors, loaded with
 ``torch.load(weights_only=True)`` so that opening a file never executes code from it. It holds
@@ -17,11 +32,10 @@ import tempfile
 from typing import Any
 import zipfile
 
-import torch
-
 from mtl_perception.core.classes import ClassSet
 from mtl_perception.core.config import ModelConfig
 from mtl_perception.core.model import MultiTaskNet
+import torch
 
 FORMAT = 'mtl_perception.checkpoint/1'
 
@@ -92,7 +106,8 @@ class Checkpoint:
 
 
 def atomic_torch_save(payload: Any, path: str | os.PathLike) -> Path:
-    """Write with ``torch.save`` to a temporary file in the same folder, then rename.
+    """
+    Write with ``torch.save`` to a temporary file in the same folder, then rename.
 
     A crash at any moment leaves either the old file or the new one, never a torn file.
     """

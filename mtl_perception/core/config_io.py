@@ -1,4 +1,19 @@
-"""Configuration flow shared by the tools: dataclass defaults -> YAML file -> command line.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Configuration flow shared by the tools: dataclass defaults -> YAML file -> command line.
 
 Every field of a config dataclass becomes a ``--field`` option; a YAML file may set any field.
 Unknown keys and wrong types stop the command with a message that names the key and the file.
@@ -7,12 +22,12 @@ Unknown keys and wrong types stop the command with a message that names the key 
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, fields, is_dataclass, replace
+from dataclasses import fields, is_dataclass, MISSING, replace
 import json
 import os
 from pathlib import Path
 import types
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints, TypeVar, Union
 
 import yaml
 

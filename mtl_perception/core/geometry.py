@@ -1,4 +1,19 @@
-"""Camera geometry: canonical inverse depth to metres, intrinsics under resizing, 3-D points.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Camera geometry: canonical inverse depth to metres, intrinsics under resizing, 3-D points.
 
 Depth from one image depends on the lens: the same picture of an object means a nearer object
 through a wider lens. The network therefore predicts inverse depth for a *canonical camera*
@@ -48,7 +63,8 @@ def canonical_inverse_depth_to_depth_m(inverse_depth: np.ndarray, fx_px: float,
                                        width_px: float, f_canon: float = 1.0,
                                        min_inverse_depth: float = DEFAULT_MIN_INVERSE_DEPTH,
                                        max_range_m: float | None = None) -> np.ndarray:
-    """Return metric depth (float32, same shape) from canonical inverse depth in 1/m.
+    """
+    Return metric depth (float32, same shape) from canonical inverse depth in 1/m.
 
     ``depth_m = f_norm / (f_canon * inverse_depth)`` with ``f_norm = fx_px / width_px`` of the
     image the inverse depth belongs to (any resize of the camera image gives the same ratio).
@@ -67,7 +83,8 @@ def canonical_inverse_depth_to_depth_m(inverse_depth: np.ndarray, fx_px: float,
 
 def depth_m_to_canonical_inverse_depth(depth_m: np.ndarray, fx_px: float, width_px: float,
                                        f_canon: float = 1.0) -> np.ndarray:
-    """Return canonical inverse depth (float32, 1/m) from metric depth: the training target.
+    """
+    Return canonical inverse depth (float32, 1/m) from metric depth: the training target.
 
     ``inverse_depth = (1 / depth_m) * f_norm / f_canon``. Infinite depth (sky) gives 0, a valid
     target; NaN, zero or negative depth gives NaN (no target).
@@ -81,7 +98,8 @@ def depth_m_to_canonical_inverse_depth(depth_m: np.ndarray, fx_px: float, width_
 
 
 def default_camera_matrix(width: int, height: int, f_canon: float = 1.0) -> np.ndarray:
-    """Return K (3x3 float64) of the canonical camera at this size: ``fx = fy = f_canon W``.
+    """
+    Return K (3x3 float64) of the canonical camera at this size: ``fx = fy = f_canon W``.
 
     The principal point is the image centre, ``((W - 1) / 2, (H - 1) / 2)`` with pixel centres
     at integer coordinates. Used when no CameraInfo is known.
@@ -93,7 +111,8 @@ def default_camera_matrix(width: int, height: int, f_canon: float = 1.0) -> np.n
 
 
 def scale_intrinsics(camera_matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:
-    """Return camera matrix K for the image resized by ``sx`` (width) and ``sy`` (height).
+    """
+    Return camera matrix K for the image resized by ``sx`` (width) and ``sy`` (height).
 
     ``fx' = sx fx``, ``fy' = sy fy``, skew ``s' = sx s``, ``cx' = (cx + 0.5) sx - 0.5``,
     ``cy' = (cy + 0.5) sy - 0.5`` (pixel centres at integer coordinates, as ``cv2.resize``).
@@ -117,7 +136,8 @@ def resize_intrinsics(camera_matrix: np.ndarray, from_size: tuple[int, int],
 
 def backproject(depth_m: np.ndarray, camera_matrix: np.ndarray, max_range_m: float | None = None
                 ) -> np.ndarray:
-    """Return (H, W, 3) float32 points in the optical frame from a z-depth image in metres.
+    """
+    Return (H, W, 3) float32 points in the optical frame from a z-depth image in metres.
 
     ``x = (u - cx - s (v - cy) / fy) z / fx``, ``y = (v - cy) z / fy``, ``z = depth``. Pixels
     with non-finite, zero or negative depth, or depth beyond ``max_range_m``, are NaN in all
@@ -148,7 +168,8 @@ def backproject(depth_m: np.ndarray, camera_matrix: np.ndarray, max_range_m: flo
 
 def instance_points(points: np.ndarray, instance_ids: np.ndarray,
                     num_instances: int | None = None) -> list[np.ndarray]:
-    """Return the finite 3-D points of each instance: entry k - 1 is (n_k, 3) of instance k.
+    """
+    Return the finite 3-D points of each instance: entry k - 1 is (n_k, 3) of instance k.
 
     ``points`` (H, W, 3) from :func:`backproject`, ``instance_ids`` (H, W) with 0 = none.
     ``num_instances`` defaults to the largest id; instances without finite points get an

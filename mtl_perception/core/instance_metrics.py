@@ -1,4 +1,19 @@
-"""Panoptic quality of thing instances (Kirillov et al., CVPR 2019), accumulated over frames.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Panoptic quality of thing instances (Kirillov et al., CVPR 2019), accumulated over frames.
 
 Definitions, following the reference implementation (cocodataset/panopticapi
 ``pq_compute_single_core``):
@@ -21,15 +36,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from mtl_perception.core import IGNORE_INDEX
+import numpy as np
 
 MATCH_IOU = 0.5
 
 
 class PanopticQualityAccumulator:
-    """Sums TP, FP, FN and matched IoU per thing class over frames; :meth:`compute` at the end.
+    """
+    Sums TP, FP, FN and matched IoU per thing class over frames; :meth:`compute` at the end.
 
     ``num_classes``, when given, only checks that the thing ids are class ids of the model.
     """
@@ -57,7 +72,8 @@ class PanopticQualityAccumulator:
             getattr(self, name)[:] += total
 
     def compute(self) -> dict:
-        """Return ``pq``, ``sq``, ``rq`` (means over scored classes), totals and ``per_class``.
+        """
+        Return ``pq``, ``sq``, ``rq`` (means over scored classes), totals and ``per_class``.
 
         ``per_class`` maps each thing class id to ``pq``, ``sq``, ``rq``, ``tp``, ``fp``,
         ``fn`` and (when class names were given) ``name``; classes that never occurred have
@@ -101,7 +117,8 @@ class PanopticQualityAccumulator:
 def panoptic_quality(pred_ids: np.ndarray, pred_classes: Mapping[int, int] | Sequence[int]
                      | np.ndarray, gt_ids: np.ndarray, gt_semantic: np.ndarray,
                      thing_ids: Sequence[int], ignore: int = IGNORE_INDEX) -> dict:
-    """Return the thing-class panoptic quality of one frame (keys as in ``compute``).
+    """
+    Return the thing-class panoptic quality of one frame (keys as in ``compute``).
 
     ``pred_ids`` (H, W): 0 = no instance, k > 0 = predicted instance k (e.g.
     ``InstanceResult.instance_ids``). ``pred_classes`` gives each instance's class: a mapping

@@ -1,4 +1,19 @@
-"""Instances from centre votes: every thing pixel moved by its offset, then grouped.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Instances from centre votes: every thing pixel moved by its offset, then grouped.
 
 The network predicts, for each pixel of a thing class, the vector to its instance centre
 (``centre = pixel + offset``, channel 0 = x, see docs/conventions.md). Pixels of one instance
@@ -81,7 +96,8 @@ _ASSIGN_CHUNK = 1 << 16  # pixels per distance block: 65536 x K floats stays sma
 
 @dataclass
 class InstanceResult:
-    """Instances of one frame; instance ``k`` (1-based) is described by row ``k - 1``.
+    """
+    Instances of one frame; instance ``k`` (1-based) is described by row ``k - 1``.
 
     ``instance_ids`` is (H, W) int32, 0 where there is no instance. ``class_ids`` (N,) int32 is
     the majority semantic class of the instance's pixels (every method groups pixels of one
@@ -113,7 +129,8 @@ class InstanceResult:
                    confidence=np.zeros(0, dtype=np.float32))
 
     def panoptic_ids(self) -> np.ndarray:
-        """Return (H, W) int32 ids in the Cityscapes encoding, ``class * 1000 + index``.
+        """
+        Return (H, W) int32 ids in the Cityscapes encoding, ``class * 1000 + index``.
 
         ``index`` counts from 0 within each class, as in ground-truth instance images; pixels
         without an instance are 0.
@@ -157,7 +174,8 @@ class InstanceTensors:
 def cluster_instances(semantic: np.ndarray | torch.Tensor, offsets: np.ndarray | torch.Tensor,
                       thing_classes: np.ndarray | Sequence[int], method: str = 'grid',
                       **params: Any) -> InstanceResult:
-    """Group the thing pixels of one frame into instances by their centre votes.
+    """
+    Group the thing pixels of one frame into instances by their centre votes.
 
     ``semantic`` (H, W) holds class ids (uint8 or any integer type; values outside 0..255 are
     not things), ``offsets`` (2, H, W) the x, y offset to the instance centre in pixels;
@@ -281,7 +299,8 @@ def _collect_votes(semantic: torch.Tensor, offsets: torch.Tensor, table: torch.T
 
 def _assign_nearest(votes: _Votes, centres: torch.Tensor, centre_slot: torch.Tensor,
                     max_distance_px: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Give each vote the nearest centre of its own class within ``max_distance_px``.
+    """
+    Give each vote the nearest centre of its own class within ``max_distance_px``.
 
     Returns (P,) int64 centre indices (-1 = none) and (P,) squared distances. Works class by
     class and in chunks of pixels, so memory stays at ``chunk x K_class`` whatever P is.
@@ -367,7 +386,8 @@ def cluster_grid(semantic: np.ndarray | torch.Tensor, offsets: np.ndarray | torc
                  inlier_radius_px: float = COMMON_DEFAULTS['inlier_radius_px'],
                  max_instances: int = 255, device: str | torch.device | None = None
                  ) -> InstanceResult:
-    """Cluster votes with a per-class vote grid (numpy or torch in, numpy out).
+    """
+    Cluster votes with a per-class vote grid (numpy or torch in, numpy out).
 
     Tensors stay on their device unless ``device`` is given; NumPy input runs on ``device``
     (default CPU). See :func:`cluster_grid_torch` for the parameters.
@@ -394,7 +414,8 @@ def cluster_grid_torch(semantic: torch.Tensor, offsets: torch.Tensor, table: tor
                        max_distance_px: float = COMMON_DEFAULTS['max_distance_px'],
                        inlier_radius_px: float = COMMON_DEFAULTS['inlier_radius_px'],
                        max_instances: int = 255) -> InstanceTensors:
-    """Cluster votes with a per-class vote grid, on the tensors' device.
+    """
+    Cluster votes with a per-class vote grid, on the tensors' device.
 
     ``semantic`` (H, W) integer, ``offsets`` (2, H, W) float, ``table`` bool (256,) thing
     lookup. Parameters, all in pixels of the offset image:
@@ -476,7 +497,8 @@ def _max_filter(image: torch.Tensor, radius: int) -> torch.Tensor:
 
 def _suppress_close_peaks(centres: torch.Tensor, slot: torch.Tensor, strength: torch.Tensor,
                           radius_px: float, max_instances: int) -> torch.Tensor:
-    """Greedy NMS over the few candidate peaks; returns kept indices in their input order.
+    """
+    Greedy NMS over the few candidate peaks; returns kept indices in their input order.
 
     Max-pool NMS alone keeps every cell of a plateau (a vote cloud centred on a cell corner
     fills several cells equally), so equal or weaker candidates of the same class within
@@ -521,7 +543,8 @@ def cluster_sklearn(semantic: np.ndarray | torch.Tensor, offsets: np.ndarray | t
                     inlier_radius_px: float = COMMON_DEFAULTS['inlier_radius_px'],
                     max_points: int | None = None, seed: int = 0,
                     **options: Any) -> InstanceResult:
-    """Cluster the votes of each thing class with scikit-learn's OPTICS, DBSCAN or HDBSCAN.
+    """
+    Cluster the votes of each thing class with scikit-learn's OPTICS, DBSCAN or HDBSCAN.
 
     ``options`` are the method's settings (defaults in ``_SKLEARN_DEFAULTS``):
     ``'optics'``: ``min_samples``, ``xi``, ``max_eps``, ``min_cluster_size``,

@@ -1,4 +1,19 @@
-"""Task losses and their weighting, as in Kendall, Gal and Cipolla (CVPR 2018).
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Task losses and their weighting, as in Kendall, Gal and Cipolla (CVPR 2018).
 
 Each task owns its loss (:class:`TaskLosses`); one module (:class:`LossWeighting`) turns the dict
 of task losses into the total. With learned homoscedastic uncertainty the network learns
@@ -15,12 +30,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 import math
 
+from mtl_perception.core import IGNORE_INDEX
+from mtl_perception.core.config import CLASSIFICATION_TASKS, TASK_OUTPUTS, TASKS
 import torch
 from torch import nn
 import torch.nn.functional as F
-
-from mtl_perception.core import IGNORE_INDEX
-from mtl_perception.core.config import CLASSIFICATION_TASKS, TASK_OUTPUTS, TASKS
 
 WEIGHTING_MODES = ('uncertainty', 'fixed', 'equal')
 
@@ -103,7 +117,8 @@ class TaskLosses(nn.Module):
 
 
 class LossWeighting(nn.Module):
-    """Combines task losses into one scalar: learned uncertainty, fixed weights, or equal.
+    """
+    Combines task losses into one scalar: learned uncertainty, fixed weights, or equal.
 
     ``uncertainty`` learns ``log_variance[task] = log sigma^2`` (initial value
     ``init_log_variance``). ``classification_form=False`` treats every task as regression, a

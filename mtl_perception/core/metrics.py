@@ -1,4 +1,19 @@
-"""Metrics of the paper's table, accumulated over a data set.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Metrics of the paper's table, accumulated over a data set.
 
 - semantic: mean IoU from a confusion matrix (pixels labelled ``ignore_index`` are skipped);
 - instance: mean error in pixels, the Euclidean norm of (predicted - true) offset averaged over
@@ -15,10 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mtl_perception.core import IGNORE_INDEX
 import numpy as np
 import torch
-
-from mtl_perception.core import IGNORE_INDEX
 
 
 class ConfusionMatrix:

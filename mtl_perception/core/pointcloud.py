@@ -1,4 +1,19 @@
-"""Packed point clouds of instances, laid out as a ``sensor_msgs/PointCloud2`` would carry them.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Packed point clouds of instances, laid out as a ``sensor_msgs/PointCloud2`` would carry them.
 
 A cloud is a 1-D NumPy structured array. Its bytes (``cloud.tobytes()``), the field list from
 :func:`pointcloud_fields` and ``point_step = cloud.dtype.itemsize`` describe a PointCloud2
@@ -69,7 +84,8 @@ def cloud_dtype(with_uncertainty: bool = False) -> np.dtype:
 
 
 def pointcloud_fields(dtype: np.dtype) -> list[tuple[str, int, int, int]]:
-    """Return ``(name, offset, datatype, count)`` per field, ordered by offset.
+    """
+    Return ``(name, offset, datatype, count)`` per field, ordered by offset.
 
     ``datatype`` is the ``sensor_msgs/PointField`` constant (INT8 = 1 ... FLOAT64 = 8); a
     sub-array field ``('f4', (3,))`` gives count 3. Raises ``ValueError`` for a type
@@ -93,7 +109,8 @@ def pointcloud_fields(dtype: np.dtype) -> list[tuple[str, int, int, int]]:
 
 
 def dtype_from_fields(fields: Sequence[Any], point_step: int) -> np.dtype:
-    """Return the little-endian structured dtype a field list and ``point_step`` describe.
+    """
+    Return the little-endian structured dtype a field list and ``point_step`` describe.
 
     ``fields`` are ``(name, offset, datatype, count)`` tuples or objects with those attributes
     (``sensor_msgs/PointField``). Bytes not covered by a field stay padding, so the dtype's
@@ -154,7 +171,8 @@ def build_instance_cloud(points: np.ndarray, rgb: np.ndarray | None, semantic: n
                          instance_ids: np.ndarray, stride: int = 1,
                          voxel_size_m: float | None = None, max_range_m: float | None = None,
                          depth_uncertainty: np.ndarray | None = None) -> np.ndarray:
-    """Return the (N,) packed cloud of instance pixels with finite points.
+    """
+    Return the (N,) packed cloud of instance pixels with finite points.
 
     ``points`` (H, W, 3) float from :func:`~mtl_perception.core.geometry.backproject`;
     ``rgb`` (H, W, 3) uint8 or None (black); ``semantic`` (H, W) class ids; ``instance_ids``

@@ -1,4 +1,19 @@
-"""The one object that turns a NumPy image into network outputs.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The one object that turns a NumPy image into network outputs.
 
 The ROS node, the bag evaluator, the demo and the benchmarks all use :class:`Predictor`, so
 preprocessing and post-processing cannot drift apart between them. Work that shrinks the data
@@ -15,11 +30,10 @@ import sys
 import time
 
 import cv2
+from mtl_perception.core.checkpoint import Checkpoint, load_checkpoint
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from mtl_perception.core.checkpoint import Checkpoint, load_checkpoint
 
 LOGGER = logging.getLogger(__name__)
 
@@ -54,7 +68,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 class Predictor:
-    """Loads a checkpoint and runs it on NumPy RGB images.
+    """
+    Loads a checkpoint and runs it on NumPy RGB images.
 
     ``precision='fp16'`` runs the network in half precision on CUDA; on the CPU it falls back to
     fp32 with a warning, since half-precision convolutions there are slow or missing.
@@ -143,7 +158,8 @@ class Predictor:
     @torch.inference_mode()
     def predict(self, image: np.ndarray, output_size: tuple[int, int] | None = None,
                 outputs: set[str] | None = None, confidence: bool = False) -> Prediction:
-        """Run the network on one RGB image.
+        """
+        Run the network on one RGB image.
 
         ``output_size`` (W, H) defaults to the image's own size. ``outputs`` limits the work to
         some of ``semantic``, ``instance``, ``depth`` (default: every task of the model).
@@ -215,7 +231,8 @@ class Predictor:
 
 
 def default_model_path() -> Path:
-    """Return the shipped default model.
+    """
+    Return the shipped default model.
 
     Looked up, in order: the ROS share folder (colcon workspaces), the share folder of this
     Python environment (``pip install``), and the source tree (``pip install -e`` and tests).

@@ -1,4 +1,19 @@
-"""Training pieces shared by ``mtl_train`` and the experiments: the train module and optimizer.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Training pieces shared by ``mtl_train`` and the experiments: the train module and optimizer.
 
 The network, the task losses and the loss weighting live in one ``nn.Module`` so that
 DistributedDataParallel all-reduces the gradients of the log-variances with the weights.
@@ -11,12 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import torch
-from torch import nn
-
 from mtl_perception.core.config import ModelConfig
 from mtl_perception.core.losses import LossWeighting, TaskLosses
 from mtl_perception.core.model import MultiTaskNet
+import torch
+from torch import nn
 
 
 class MultiTaskTrainModule(nn.Module):

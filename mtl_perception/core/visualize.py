@@ -1,4 +1,19 @@
-"""Colour images of the outputs and the mosaics (input | semantic | instances | depth).
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Colour images of the outputs and the mosaics (input | semantic | instances | depth).
 
 Shared by ``mtl_evaluate``, the bag evaluator and the demo so their pictures look the same.
 """
@@ -6,9 +21,8 @@ Shared by ``mtl_evaluate``, the bag evaluator and the demo so their pictures loo
 from __future__ import annotations
 
 import cv2
-import numpy as np
-
 from mtl_perception.core.classes import ClassSet
+import numpy as np
 
 
 def colorize_semantic(labels: np.ndarray, class_set: ClassSet, image: np.ndarray | None = None,

@@ -1,4 +1,19 @@
-"""Start the node as a separate process, the way ``ros2 run`` would, without ros2cli.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Start the node as a separate process, the way ``ros2 run`` would, without ros2cli.
 
 Used by the demo, the benchmarks, the bag evaluator's live mode and the integration tests, so
 all of them exercise the node over real DDS between processes.
@@ -15,7 +30,8 @@ from typing import Any
 
 
 def isolated_ros_env(domain_id: int | None = None) -> dict[str, str]:
-    """Environment of a private ROS graph: its own domain id, discovery on this host only.
+    """
+    Environment of a private ROS graph: its own domain id, discovery on this host only.
 
     The camera side keeps Fast DDS's default transports (``FASTDDS_BUILTIN_TRANSPORTS`` is
     removed), like a driver started by somebody else.

@@ -1,4 +1,19 @@
-"""Record topics as serialized CDR and write them to a rosbag2 (MCAP or sqlite3).
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Record topics as serialized CDR and write them to a rosbag2 (MCAP or sqlite3).
 
 Subscriptions are ``raw``: the bytes that crossed DDS are stored untouched, so the bag holds
 exactly what a ``ros2 bag record`` would. Writing uses the ``rosbags`` library, so no rosbag2
@@ -74,18 +89,18 @@ class TopicRecorder:
 def write_synthetic_bag(path: str | Path, frames: Iterable[Any], rate_hz: float,
                         storage: str = 'mcap', namespace: str = '/camera',
                         frame_id: str = 'camera_optical_frame', start_s: float = 1.0) -> Path:
-    """Write rendered frames as a camera drive: image, camera_info and ground truth.
+    """
+    Write rendered frames as a camera drive: image, camera_info and ground truth.
 
     Topics: ``<ns>/image`` (rgb8), ``<ns>/camera_info``, ``<ns>/gt/labels`` (mono8 class ids),
     ``<ns>/gt/depth`` (32FC1 metres, NaN = sky) and ``<ns>/gt/instances`` (16UC1,
     class*1000+index); every message of a frame shares one header stamp.
     """
-    from rclpy.serialization import serialize_message
-    from sensor_msgs.msg import CameraInfo, Image
-
     from mtl_perception.bag.io import write_bag
     from mtl_perception.ros import conversions
     from mtl_perception.ros.sim_camera import camera_info_message
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import CameraInfo, Image
 
     topics = {f'{namespace}/image': Image, f'{namespace}/camera_info': CameraInfo,
               f'{namespace}/gt/labels': Image, f'{namespace}/gt/depth': Image,

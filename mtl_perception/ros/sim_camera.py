@@ -1,4 +1,19 @@
-"""``mtl_sim_camera``: a camera driver made of the PyBullet scene renderer.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mtl_sim_camera``: a camera driver made of the PyBullet scene renderer.
 
 Publishes ``image`` (rgb8) and ``camera_info`` at a fixed rate from a generated scene seen by a
 slowly swaying camera, with the QoS a typical driver uses (reliable, keep last 10) and, when
@@ -12,14 +27,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from mtl_perception.ros import conversions
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
-
-from mtl_perception.ros import conversions
 
 
 def camera_info_message(K: np.ndarray, width: int, height: int,

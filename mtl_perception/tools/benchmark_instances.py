@@ -1,4 +1,19 @@
-"""``mtl_benchmark_instances``: speed and panoptic quality of the instance clustering methods.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mtl_benchmark_instances``: speed and panoptic quality of the instance clustering methods.
 
 Builds synthetic frames whose ground truth is known exactly: ellipses and rectangles of thing
 classes on a sky / ground background, overlapping each other, one of them cut in two by a pole
@@ -26,13 +41,12 @@ import shlex
 import sys
 import time
 
-import numpy as np
-import torch
-
 from mtl_perception.core.classes import SYNTH_CLASSES
 from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
-from mtl_perception.core.instances import METHODS, cluster_instances
+from mtl_perception.core.instances import cluster_instances, METHODS
 from mtl_perception.tools.report import cpu_model, now_iso, write_marked_section
+import numpy as np
+import torch
 
 LOGGER = logging.getLogger(__name__)
 
@@ -60,7 +74,8 @@ def synthetic_frame(width: int = 640, height: int = 480, seed: int = 0, num_obje
                     noise_px: float = 1.5, outlier_fraction: float = 0.02,
                     min_visible_px: int = 200,
                     thing_ids: tuple[int, ...] = SYNTH_CLASSES.thing_ids) -> Frame:
-    """Return a frame of overlapping thing objects, one split by an occluding pole.
+    """
+    Return a frame of overlapping thing objects, one split by an occluding pole.
 
     Objects sit on a jittered 4 x 2 layout so neighbours touch or overlap; later objects
     occlude earlier ones. Object 0 is a wide rectangle with a vertical pole (class
@@ -137,7 +152,8 @@ def synthetic_frame(width: int = 640, height: int = 480, seed: int = 0, num_obje
 
 def rendered_frame(width: int, height: int, seed: int, noise_px: float = 1.5,
                    outlier_fraction: float = 0.02) -> Frame:
-    """A PyBullet-rendered scene: exact semantics and instances, offsets with the same noise.
+    """
+    A PyBullet-rendered scene: exact semantics and instances, offsets with the same noise.
 
     Real scenes are harder than :func:`synthetic_frame`: thin robot legs, instances split by
     occluders in several places, many small objects and touching instances of one class.

@@ -1,4 +1,19 @@
-"""``mtl_demo`` (``make demo``): the whole system on this machine, no ROS installation needed.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mtl_demo`` (``make demo``): the whole system on this machine, no ROS installation needed.
 
 1. starts ``mtl_perception_node`` as its own process with the shipped default model;
 2. starts a synthetic camera (the PyBullet scene renderer publishing ``image`` and
@@ -58,14 +73,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_demo(args: argparse.Namespace, model: Path) -> dict:
+    from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node, use_env
+    from mtl_perception.ros.recording import TopicRecorder
+    from mtl_perception.ros.sim_camera import SyntheticCamera
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
     from visualization_msgs.msg import MarkerArray
-
-    from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node, use_env
-    from mtl_perception.ros.recording import TopicRecorder
-    from mtl_perception.ros.sim_camera import SyntheticCamera
 
     args.out.mkdir(parents=True, exist_ok=True)
     env = isolated_ros_env()

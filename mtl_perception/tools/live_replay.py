@@ -1,4 +1,19 @@
-"""``mtl_eval_bag --live``: play a bag's camera into a running node over DDS and time it.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mtl_eval_bag --live``: play a bag's camera into a running node over DDS and time it.
 
 The bag's image and CameraInfo messages are published unchanged (their CDR bytes) at the
 recorded rate times ``--rate``, by a publisher at the QoS a driver uses; the node's outputs are
@@ -15,13 +30,12 @@ from pathlib import Path
 import time
 from typing import Any
 
-import numpy as np
-
 from mtl_perception.bag.io import BagError, detect_topics, open_bag
+import numpy as np
 
 
 def read_camera(bag: str | Path, topic_names: dict[str, str | None]) -> tuple[Any, list]:
-    """The camera topics and their messages as (topic, log time ns, stamp, raw bytes)."""
+    """Return the camera topics and their messages as (topic, log time ns, stamp, raw bytes)."""
     reader = open_bag(bag)
     try:
         topics = detect_topics(reader, **topic_names)
@@ -44,12 +58,11 @@ def live_replay(bag: str | Path, out: Path, model: str | None = None, rate: floa
                 namespace: str = '/mtl', start_node: bool = False,
                 topic_names: dict[str, str | None] | None = None,
                 log: Callable[[str], None] = print) -> dict[str, Any]:
+    from mtl_perception.ros import processes
+    from mtl_perception.ros.recording import TopicRecorder
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-
-    from mtl_perception.ros import processes
-    from mtl_perception.ros.recording import TopicRecorder
 
     topics, messages = read_camera(bag, topic_names or {})
     images = [m for m in messages if m[0] == topics.image]

@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Small helpers the benchmark and report tools share: hardware line, marked doc sections."""
 
 from __future__ import annotations
@@ -29,7 +43,8 @@ def now_iso() -> str:
 
 
 def write_marked_section(path: Path, name: str, section: str) -> None:
-    """Replace (or append) the section between ``<!-- name:begin -->`` and ``:end`` markers.
+    """
+    Replace (or append) the section between ``<!-- name:begin -->`` and ``:end`` markers.
 
     Each benchmark owns one section, so re-running one never touches the others' numbers.
     """

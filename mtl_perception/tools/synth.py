@@ -1,4 +1,19 @@
-"""``mtl_synth``: render random PyBullet scenes with exact ground truth in the Cityscapes layout.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mtl_synth``: render random PyBullet scenes with exact ground truth in the Cityscapes layout.
 
     mtl_synth --out data/synth --split train --frames 2000 --workers 4
     mtl_synth --out data/synth --split val --frames 200 --workers 4
@@ -23,18 +38,17 @@ import sys
 import time
 from typing import Any
 
-from tqdm import tqdm
-
 from mtl_perception.core.layout import MANIFEST_NAME, read_manifest
 from mtl_perception.core.synth.scene import GENERATOR_VERSION, SceneRenderer
 from mtl_perception.core.synth.writer import (
-    CITYSCAPES_BASELINE_M,
     atomic_write_json,
+    CITYSCAPES_BASELINE_M,
     frame_paths,
     frame_seed,
     new_manifest,
     write_frame,
 )
+from tqdm import tqdm
 
 LOGGER = logging.getLogger('mtl_synth')
 MAX_SIZE_PX = 4096
@@ -56,7 +70,7 @@ class SynthJob:
     baseline_m: float = CITYSCAPES_BASELINE_M
 
     def split_record(self) -> dict[str, Any]:
-        """The parameters that must match when a split is extended or resumed."""
+        """Return the parameters that must match when a split is extended or resumed."""
         return {'width': self.width, 'height': self.height, 'seed': self.seed,
                 'scenes': self.scenes, 'hfov_deg': self.hfov_deg}
 

@@ -1,4 +1,19 @@
-"""``mtl_train``: train the multi-task network on Cityscapes-layout data.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``mtl_train``: train the multi-task network on Cityscapes-layout data.
 
 Configuration flows dataclass defaults -> YAML (``--config``) -> command line; the resolved
 config is written to ``<out>/config.yaml``. The run folder holds ``train_state.pt`` (everything
@@ -26,37 +41,36 @@ import sys
 import time
 from typing import Any
 
+from mtl_perception.core.checkpoint import (
+    atomic_torch_save,
+    Checkpoint,
+    Preprocessing,
+    safe_torch_load,
+    save_checkpoint,
+)
+from mtl_perception.core.classes import get_class_set
+from mtl_perception.core.config import preset_config, TASKS
+from mtl_perception.core.config_io import (
+    add_dataclass_arguments,
+    config_to_dict,
+    ConfigError,
+    resolve_config,
+    write_yaml,
+)
+from mtl_perception.core.losses import LossWeighting, WEIGHTING_MODES
+from mtl_perception.core.metrics import MultiTaskMetrics
+from mtl_perception.core.training import (
+    build_optimizer,
+    check_finite,
+    move_batch,
+    MultiTaskTrainModule,
+)
 import numpy as np
 import torch
 from torch import nn
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
-
-from mtl_perception.core.checkpoint import (
-    Checkpoint,
-    Preprocessing,
-    atomic_torch_save,
-    safe_torch_load,
-    save_checkpoint,
-)
-from mtl_perception.core.classes import get_class_set
-from mtl_perception.core.config import TASKS, preset_config
-from mtl_perception.core.config_io import (
-    ConfigError,
-    add_dataclass_arguments,
-    config_to_dict,
-    resolve_config,
-    write_yaml,
-)
-from mtl_perception.core.losses import WEIGHTING_MODES, LossWeighting
-from mtl_perception.core.metrics import MultiTaskMetrics
-from mtl_perception.core.training import (
-    MultiTaskTrainModule,
-    build_optimizer,
-    check_finite,
-    move_batch,
-)
 
 LOGGER = logging.getLogger('mtl_train')
 
@@ -151,7 +165,8 @@ def is_main(rank: int) -> bool:
 # --- data -----------------------------------------------------------------------------------
 
 class EpochBatches:
-    """Deterministic batches of indices for one epoch, sharded by rank, resumable mid-epoch.
+    """
+    Deterministic batches of indices for one epoch, sharded by rank, resumable mid-epoch.
 
     The order depends only on (seed, epoch), so a resumed run sees exactly the batches the
     interrupted run would have seen.

@@ -1,4 +1,19 @@
-"""Joint image/target transforms on NumPy samples, applied before any target is derived.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Joint image/target transforms on NumPy samples, applied before any target is derived.
 
 A *raw sample* is a dict of NumPy arrays at one resolution:
 
@@ -33,9 +48,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import cv2
-import numpy as np
-
 from mtl_perception.core import IGNORE_INDEX
+import numpy as np
 
 Sample = dict[str, Any]
 Transform = Callable[[Sample, np.random.Generator], Sample]
@@ -76,7 +90,8 @@ def resize(sample: Sample, width: int, height: int) -> Sample:
 
 
 def crop(sample: Sample, left: int, top: int, width: int, height: int) -> Sample:
-    """Return the window [left, left + width) x [top, top + height); outside is padded.
+    """
+    Return the window [left, left + width) x [top, top + height); outside is padded.
 
     Padding: image 0, semantic 255 (ignored), instance id 0 (no instance), depth NaN (no
     ground truth). ``fx`` is unchanged: the pixels keep their size, the field of view changes.
@@ -131,7 +146,8 @@ class Resize:
 
 
 class RandomScale:
-    """Resize by a random factor, relative to the scale at which the image covers ``cover``.
+    """
+    Resize by a random factor, relative to the scale at which the image covers ``cover``.
 
     With ``cover=(W, H)`` the base scale is ``max(W / w, H / h)``, so factor 1 makes the image
     just cover a W x H crop; factors below 1 leave a padded border after the crop.

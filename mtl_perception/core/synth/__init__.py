@@ -1,4 +1,19 @@
-"""Generated scenes with exact ground truth: PyBullet rendering and the Cityscapes-layout writer.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Generated scenes with exact ground truth: PyBullet rendering and the Cityscapes-layout writer.
 
 PyBullet is imported only when a :class:`SceneRenderer` starts, so this package imports (and
 its pure parts run) without it.
@@ -6,13 +21,13 @@ its pure parts run) without it.
 
 from mtl_perception.core.synth.camera import PinholeCamera
 from mtl_perception.core.synth.scene import (
-    GENERATOR_VERSION,
     Frame,
+    GENERATOR_VERSION,
     InstanceInfo,
+    render_frame,
     Scene,
     SceneRenderer,
     SceneSequence,
-    render_frame,
 )
 
 __all__ = ['Frame', 'GENERATOR_VERSION', 'InstanceInfo', 'PinholeCamera', 'Scene',

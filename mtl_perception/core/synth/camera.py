@@ -1,4 +1,19 @@
-"""The synthetic camera: a pinhole with square pixels, and its OpenGL matrices for PyBullet.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The synthetic camera: a pinhole with square pixels, and its OpenGL matrices for PyBullet.
 
 Camera model. ``fx = fy = (W / 2) / tan(hfov / 2)`` from the horizontal field of view; the
 vertical field of view PyBullet needs follows from it (``2 atan((H / 2) / fy)``). The principal
@@ -75,7 +90,8 @@ class PinholeCamera:
 
 
 def projection_matrix(camera: PinholeCamera) -> list[float]:
-    """Return the OpenGL projection matrix (16 floats, column-major) for PyBullet.
+    """
+    Return the OpenGL projection matrix (16 floats, column-major) for PyBullet.
 
     The diagonal is ``gluPerspective``'s; the third-column terms shift the principal point from
     TinyRenderer's ``(W / 2, H / 2 - 1)`` to ``(cx, cy)`` (see the module docstring).
@@ -107,7 +123,8 @@ def view_matrix(world_from_camera: np.ndarray) -> list[float]:
 
 def camera_pose(position: np.ndarray | tuple[float, float, float], yaw_rad: float,
                 pitch_down_rad: float, roll_rad: float = 0.0) -> np.ndarray:
-    """Return ``world_from_camera`` (4x4) of a camera at ``position`` in a z-up world.
+    """
+    Return ``world_from_camera`` (4x4) of a camera at ``position`` in a z-up world.
 
     ``yaw_rad`` is the heading of the optical axis in the ground plane (0 = +x, counter-
     clockwise), ``pitch_down_rad`` tilts it down towards the ground, ``roll_rad`` turns the

@@ -1,4 +1,19 @@
-"""Random PyBullet scenes rendered with exact semantic, instance and depth ground truth.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Random PyBullet scenes rendered with exact semantic, instance and depth ground truth.
 
 A :class:`SceneRenderer` owns one PyBullet client (``DIRECT``, CPU TinyRenderer) and loads the
 whole catalogue once, in a fixed order: the *pool* (``catalog.py``). Loading URDFs is the slow
@@ -36,21 +51,21 @@ import math
 import os
 from typing import Any
 
-import numpy as np
-
 from mtl_perception.core.synth.camera import (
-    PinholeCamera,
     camera_pose,
     depth_from_buffer,
+    PinholeCamera,
     projection_matrix,
     view_matrix,
 )
 from mtl_perception.core.synth.catalog import (
     BOXES,
+    BoxSpec,
     GROUND,
     GROUND_SCALE,
     GROUND_URDF,
     MODELS,
+    ModelSpec,
     OBJECT,
     PERSON,
     ROBOT,
@@ -58,9 +73,8 @@ from mtl_perception.core.synth.catalog import (
     TABLE,
     THING_CLASSES,
     VEHICLE,
-    BoxSpec,
-    ModelSpec,
 )
+import numpy as np
 
 GENERATOR_VERSION = 'mtl_synth/1'
 PARK_Z_M = -500.0
@@ -244,7 +258,8 @@ class Frame:
 # --- the renderer ---------------------------------------------------------------------------
 
 class SceneRenderer:
-    """One PyBullet client with the catalogue loaded; samples, poses and renders scenes.
+    """
+    One PyBullet client with the catalogue loaded; samples, poses and renders scenes.
 
     Not thread-safe; use one per process (``render_frame`` keeps one per process for you).
     Start-up loads the pool (about 1-3 s, meshes are parsed once per process).
@@ -360,7 +375,8 @@ class SceneRenderer:
     # sampling
     def sample(self, seed: int, width: int, height: int, hfov_deg: float | None = None,
                min_distance_m: float = 0.8, camera_clearance_m: float = 0.5) -> Scene:
-        """Draw a scene from ``seed`` for images of this aspect ratio (placement aims at view).
+        """
+        Draw a scene from ``seed`` for images of this aspect ratio (placement aims at view).
 
         ``min_distance_m`` keeps thing bodies at least that far (horizontally) from the camera,
         ``camera_clearance_m`` keeps every body's footprint clear of a disc around it.
@@ -724,7 +740,8 @@ class _SceneSampler:
                 return
 
     def _footprints_after(self, placement: Placement) -> int:
-        """Index of the first footprint added after ``placement``'s own.
+        """
+        Index of the first footprint added after ``placement``'s own.
 
         ``footprints[0]`` is the camera's disc and every placement but the ground (placement 0)
         adds one footprint, so placement k owns footprint k.
@@ -767,7 +784,8 @@ def render_frame(seed: int, width: int, height: int, hfov_deg: float | None = No
 
 
 class SceneSequence:
-    """One fixed scene seen by a camera that sways smoothly around the scene's base pose.
+    """
+    One fixed scene seen by a camera that sways smoothly around the scene's base pose.
 
     The camera moves on a closed, smooth path (period ``period_s``): sideways and, a quarter as
     far, forwards and back, never more than ``sway_m`` from the base position, with +-12

@@ -1,4 +1,19 @@
-"""Write rendered frames in the Cityscapes folder layout, atomically, with a manifest.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Write rendered frames in the Cityscapes folder layout, atomically, with a manifest.
 
 For frame ``i`` of split ``S`` in scene folder ``C`` (``scene<k>``, frame ``i`` goes into folder
 ``k = i mod scenes``; frames are independent random scenes and the folder level only mirrors
@@ -39,10 +54,9 @@ from typing import Any
 import zlib
 
 import cv2
-import numpy as np
-
 from mtl_perception.core.classes import SYNTH_CLASSES
-from mtl_perception.core.synth.scene import GENERATOR_VERSION, Frame
+from mtl_perception.core.synth.scene import Frame, GENERATOR_VERSION
+import numpy as np
 
 CITYSCAPES_BASELINE_M = 0.209313
 MANIFEST_FORMAT = 'mtl_perception.synth_manifest/1'
