@@ -1,4 +1,19 @@
-"""Pure conversions between ROS 2 messages and NumPy arrays.
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Pure conversions between ROS 2 messages and NumPy arrays.
 
 Every function here is pure: no node, no ``rclpy.init``, no global state. Bad input raises
 ``TypeError`` (not a message of the expected kind, wrong array type) or ``ValueError`` (a
@@ -45,9 +60,13 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 __all__ = [
     'MAX_IMAGE_BYTES',
+    'MAX_IMAGE_PIXELS',
     'MAX_IMAGE_SIDE_PX',
+    'MAX_LOG_TEXT_CHARS',
+    'ImplausibleCameraInfo',
     'Intrinsics',
     'camera_info_to_intrinsics',
+    'compressed_image_size',
     'compressed_image_to_numpy',
     'copy_header',
     'depth_image_to_metres',
@@ -60,6 +79,7 @@ __all__ = [
     'numpy_to_image',
     'pointcloud2_to_structured',
     'pointfields_from_dtype',
+    'printable',
     'scaled_camera_info',
     'structured_to_pointcloud2',
     'supported_image_encodings',
@@ -71,7 +91,44 @@ MAX_IMAGE_SIDE_PX = 16384
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
 """Largest image buffer (height * step) accepted, in bytes."""
 
+MAX_IMAGE_PIXELS = 7680 * 4320
+"""Largest width * height accepted (8K UHD): a larger frame is corrupt or hostile, and the
+pipeline's copies of it (resize, colour, outputs) would take gigabytes."""
+
+MAX_LOG_TEXT_CHARS = 200
+"""Longest piece of message text (encoding, format, frame id) quoted in an error message."""
+
 _NATIVE_BIG_ENDIAN = sys.byteorder == 'big'
+
+_CONTROL_CHARACTERS = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e]')
+
+
+def printable(text: Any, limit: int = MAX_LOG_TEXT_CHARS) -> str:
+    """
+    Return ``text`` safe to log: control characters escaped, at most ``limit`` characters.
+
+    Message fields (an encoding, a format, a frame id) come from whoever publishes on the
+    topic: quoted verbatim, a 72 kB encoding string floods the log and a newline or an ANSI
+    escape forges log lines. Control and bidirectional characters become hex escapes;
+    longer text is cut and says how long it was.
+    """
+    text = str(text)
+    total = len(text)
+    if total > limit:
+        text = text[:limit]
+    text = _CONTROL_CHARACTERS.sub(
+        lambda match: (f'\\x{ord(match.group()):02x}' if ord(match.group()) < 0x100
+                       else f'\\u{ord(match.group()):04x}'), text)
+    if len(text) > limit:  # escapes lengthen the text
+        text = text[:limit]
+    if total > limit:
+        text += f'... ({total} characters)'
+    return text
+
+
+def _quoted(text: Any) -> str:
+    """``repr``-like quoting of message text for error messages, bounded and sanitised."""
+    return "'" + printable(text).replace("'", "\\'") + "'"
 
 # ------------------------------------------------------------------------------------------
 # Headers
@@ -79,7 +136,8 @@ _NATIVE_BIG_ENDIAN = sys.byteorder == 'big'
 
 
 def copy_header(header: Any) -> Header:
-    """Return a new ``std_msgs/Header`` with the same stamp and frame id (never restamped).
+    """
+    Return a new ``std_msgs/Header`` with the same stamp and frame id (never restamped).
 
     Outputs derived from an input message carry the input's header, so downstream nodes can
     match them by time stamp and transform them with tf at the time of capture.
@@ -133,7 +191,8 @@ def _uint8_buffer(data: Any, what: str) -> np.ndarray:
 
 
 def _new_message(message_type: type, **fields: Any) -> Any:
-    """Construct a message whose ``data`` setter keeps our ``array.array('B')`` as it is.
+    """
+    Construct a message whose ``data`` setter keeps our ``array.array('B')`` as it is.
 
     Kilted's generated classes only take the no-copy path for an ``array.array`` when they
     check their fields, so ask for that where the class knows the switch (its ``__slots__``
@@ -146,7 +205,8 @@ def _new_message(message_type: type, **fields: Any) -> Any:
 
 
 def _bytes_of(values: np.ndarray) -> array.array:
-    """Copy an array's memory into an ``array.array('B')`` with exactly one copy.
+    """
+    Copy an array's memory into an ``array.array('B')`` with exactly one copy.
 
     Measured on a 640x480 rgb8 frame: 0.08 ms this way; ``array.array('B', a.tobytes())``
     0.12 ms; assigning ``bytes`` to a message that checks its fields (Humble, Jazzy, or
@@ -204,7 +264,7 @@ def image_encoding_layout(encoding: str) -> tuple[np.dtype, int]:
         if base is not None and channels <= _MAX_CHANNELS:
             return np.dtype('<' + base), channels
     raise ValueError(
-        f'unsupported image encoding {encoding!r}; supported: '
+        f'unsupported image encoding {_quoted(encoding)}; supported: '
         f'{", ".join(supported_image_encodings())}')
 
 
@@ -212,7 +272,8 @@ def _checked_dimension(value: Any, name: str, kind: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError) as error:
-        raise TypeError(f'{kind}.{name} must be an integer, got {value!r}') from error
+        raise TypeError(
+            f'{kind}.{name} must be an integer, got {_quoted(value)}') from error
     if number <= 0:
         raise ValueError(f'{kind}.{name} is {number}: an image needs a positive {name}')
     if number > MAX_IMAGE_SIDE_PX:
@@ -228,7 +289,8 @@ def _checked_dimension(value: Any, name: str, kind: str) -> int:
 
 
 def image_to_numpy(msg: Image, *, copy: bool = False) -> np.ndarray:
-    """Return the pixels of a ``sensor_msgs/Image`` as an (H, W) or (H, W, C) array.
+    """
+    Return the pixels of a ``sensor_msgs/Image`` as an (H, W) or (H, W, C) array.
 
     The dtype follows the encoding (``uint8`` for rgb8/bgr8/mono8/8UC*, ``uint16`` for
     mono16/16UC1, ``float32`` for 32FC1 ...) in native byte order; channels stay in the
@@ -290,7 +352,8 @@ _YUYV_ENCODINGS = frozenset({'yuv422_yuy2', 'yuyv'})
 
 
 def image_to_rgb(msg: Image, *, white_level: int = 65535, copy: bool = False) -> np.ndarray:
-    """Return a colour or mono ``sensor_msgs/Image`` as a C-contiguous (H, W, 3) uint8 RGB array.
+    """
+    Return a colour or mono ``sensor_msgs/Image`` as a C-contiguous (H, W, 3) uint8 RGB array.
 
     This is the network's input path: bgr is reordered to rgb, alpha is dropped, mono is
     replicated into three channels, Bayer mosaics are demosaiced and packed YUV 4:2:2 is
@@ -342,7 +405,8 @@ def image_to_rgb(msg: Image, *, white_level: int = 65535, copy: bool = False) ->
 
 
 def depth_image_to_metres(msg: Image) -> np.ndarray:
-    """Return a depth image (REP 118) as (H, W) float32 metres with NaN where depth is invalid.
+    """
+    Return a depth image (REP 118) as (H, W) float32 metres with NaN where depth is invalid.
 
     ``16UC1`` (and ``mono16``) holds millimetres with 0 for no reading; ``32FC1`` holds metres
     with NaN (or 0, or +-inf) for no reading. Infinite values are turned into NaN too.
@@ -360,33 +424,127 @@ def depth_image_to_metres(msg: Image) -> np.ndarray:
     if encoding is None:
         _require_fields(msg, ('encoding',), 'sensor_msgs/Image')
     raise ValueError(
-        f'a depth image must be 16UC1 (millimetres) or 32FC1 (metres), got {encoding!r}')
+        'a depth image must be 16UC1 (millimetres) or 32FC1 (metres), got '
+        f'{_quoted(encoding)}')
 
 
-def compressed_image_to_numpy(msg: CompressedImage) -> np.ndarray:
-    """Decode a ``sensor_msgs/CompressedImage`` (JPEG, PNG ...) into (H, W, 3) uint8 RGB.
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic ...), which hold the
+# frame size; 0xC4 (DHT), 0xC8 (JPG) and 0xCC (DAC) share the range but are not frames.
+_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD9)})  # TEM, RSTn, SOI
 
-    ``format`` may be plain (``'jpeg'``, ``'png'``) or image_transport's
-    ``'<encoding>; <codec> compressed <encoding>'``; OpenCV detects the codec from the data
-    itself, and image_transport always compresses colour as BGR, so the decoded image is simply
-    reordered to RGB. Mono images are replicated into three channels, alpha is dropped and
-    16-bit PNGs are reduced to 8 bits. ``compressedDepth`` (the depth transport) is not an
-    RGB image and raises ``ValueError``, as do empty or undecodable data.
+
+def _jpeg_size(data: memoryview) -> tuple[int, int]:
+    """Return (width, height) from the first start-of-frame segment of a JPEG stream."""
+    index, size = 2, len(data)
+    while index + 1 < size:
+        if data[index] != 0xFF:
+            raise ValueError(f'corrupt JPEG: expected a marker at byte {index}, found '
+                             f'0x{data[index]:02x}')
+        marker = data[index + 1]
+        index += 2
+        if marker == 0xFF:  # fill byte before a marker
+            index -= 1
+            continue
+        if marker in _JPEG_STANDALONE_MARKERS:
+            continue
+        if marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
+            break
+        if index + 2 > size:
+            break
+        length = (data[index] << 8) | data[index + 1]
+        if length < 2:
+            raise ValueError(f'corrupt JPEG: segment 0xFF{marker:02X} has length {length}')
+        if marker in _JPEG_SOF_MARKERS:
+            if index + 7 > size:
+                break
+            height = (data[index + 3] << 8) | data[index + 4]
+            width = (data[index + 5] << 8) | data[index + 6]
+            return width, height
+        index += length
+    raise ValueError('corrupt JPEG: no frame header (SOF segment) before the image data')
+
+
+def _png_size(data: memoryview) -> tuple[int, int]:
+    """Return (width, height) from the IHDR chunk, which PNG requires to come first."""
+    if len(data) < 24 or bytes(data[12:16]) != b'IHDR':
+        raise ValueError('corrupt PNG: the IHDR chunk does not follow the signature')
+    width = int.from_bytes(data[16:20], 'big')
+    height = int.from_bytes(data[20:24], 'big')
+    return width, height
+
+
+def compressed_image_size(msg: CompressedImage, *, max_pixels: int = MAX_IMAGE_PIXELS
+                          ) -> tuple[int, int]:
+    """
+    Return the (width, height) a ``CompressedImage`` decodes to, read from its header only.
+
+    A few kilobytes of JPEG can claim 8000x8000 pixels, and decoding it first would allocate
+    the whole frame; the size is therefore read from the JPEG frame header (SOF segment) or
+    the PNG IHDR chunk without decoding, and checked against ``MAX_IMAGE_SIDE_PX``,
+    ``max_pixels`` and ``MAX_IMAGE_BYTES``. Raises ``ValueError`` for a size over the limits,
+    empty or corrupt headers, ``compressedDepth`` data and codecs other than JPEG and PNG
+    (the two that image_transport's compressed transport writes).
     """
     _require_fields(msg, ('format', 'data'), 'sensor_msgs/CompressedImage')
     image_format = str(msg.format)
     if 'compresseddepth' in image_format.lower().replace(' ', ''):
         raise ValueError(
-            f'CompressedImage format {image_format!r} is the compressedDepth transport, which '
-            'holds depth, not an RGB image; subscribe to the raw depth topic instead')
+            f'CompressedImage format {_quoted(image_format)} is the compressedDepth '
+            'transport, which holds depth, not an RGB image; subscribe to the raw depth topic '
+            'instead')
     buffer = _uint8_buffer(msg.data, 'CompressedImage.data')
     if buffer.size == 0:
-        raise ValueError(f'CompressedImage.data is empty (format {image_format!r})')
-    bgr = cv2.imdecode(np.ascontiguousarray(buffer), cv2.IMREAD_COLOR)
+        raise ValueError(f'CompressedImage.data is empty (format {_quoted(image_format)})')
+    data = memoryview(np.ascontiguousarray(buffer))
+    if bytes(data[:3]) == b'\xff\xd8\xff':
+        codec, (width, height) = 'JPEG', _jpeg_size(data)
+    elif bytes(data[:8]) == _PNG_SIGNATURE:
+        codec, (width, height) = 'PNG', _png_size(data)
+    else:
+        raise ValueError(
+            f'could not decode CompressedImage of {buffer.size} bytes with format '
+            f'{_quoted(image_format)}: the data is neither JPEG nor PNG (corrupt, or a codec '
+            'this node does not read)')
+    for value, name in ((width, 'width'), (height, 'height')):
+        if value <= 0:
+            raise ValueError(f'{codec} header gives a {name} of {value} px')
+        if value > MAX_IMAGE_SIDE_PX:
+            raise ValueError(
+                f'{codec} header claims a {name} of {value} px, more than the '
+                f'{MAX_IMAGE_SIDE_PX} px accepted; not decoded')
+    if width * height > max_pixels or width * height * 3 > MAX_IMAGE_BYTES:
+        raise ValueError(
+            f'{codec} header claims {width}x{height} = {width * height} px, more than the '
+            f'{max_pixels} px accepted; not decoded ({buffer.size} bytes of data)')
+    return width, height
+
+
+def compressed_image_to_numpy(msg: CompressedImage, *, max_pixels: int = MAX_IMAGE_PIXELS
+                              ) -> np.ndarray:
+    """
+    Decode a ``sensor_msgs/CompressedImage`` (JPEG or PNG) into (H, W, 3) uint8 RGB.
+
+    ``format`` may be plain (``'jpeg'``, ``'png'``) or image_transport's
+    ``'<encoding>; <codec> compressed <encoding>'``; the codec is detected from the data
+    itself, and image_transport always compresses colour as BGR, so the decoded image is simply
+    reordered to RGB. Mono images are replicated into three channels, alpha is dropped and
+    16-bit PNGs are reduced to 8 bits. The size is checked from the header before anything is
+    decoded (:func:`compressed_image_size`). ``compressedDepth`` (the depth transport) is not
+    an RGB image and raises ``ValueError``, as do empty, oversized or undecodable data.
+    """
+    width, height = compressed_image_size(msg, max_pixels=max_pixels)
+    buffer = np.ascontiguousarray(_uint8_buffer(msg.data, 'CompressedImage.data'))
+    # Ignoring EXIF orientation keeps the decoded size the one the header promised.
+    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None:
         raise ValueError(
             f'could not decode CompressedImage of {buffer.size} bytes with format '
-            f'{image_format!r}: the data is corrupt or not an image format OpenCV reads')
+            f'{_quoted(msg.format)}: the data is corrupt')
+    if bgr.shape[:2] != (height, width):
+        raise ValueError(f'CompressedImage decoded to {bgr.shape[1]}x{bgr.shape[0]} but its '
+                         f'header says {width}x{height}')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -396,7 +554,8 @@ def compressed_image_to_numpy(msg: CompressedImage) -> np.ndarray:
 
 
 def numpy_to_image(array_: np.ndarray, encoding: str, header: Any | None = None) -> Image:
-    """Return a ``sensor_msgs/Image`` holding an (H, W) or (H, W, C) array.
+    """
+    Return a ``sensor_msgs/Image`` holding an (H, W) or (H, W, C) array.
 
     The array's dtype must match the encoding exactly (``uint8`` for mono8/rgb8/bgr8,
     ``uint16`` for mono16/16UC1, ``float32`` for 32FC1 ...): no silent casts, convert with
@@ -447,9 +606,28 @@ def numpy_to_image(array_: np.ndarray, encoding: str, header: Any | None = None)
 # ------------------------------------------------------------------------------------------
 
 
+FOCAL_TO_SIZE_RANGE = (0.01, 100.0)
+"""Plausible ``fx / width`` and ``fy / height``: fields of view from about 0.6 to 176 degrees.
+
+A focal length outside it is a corrupt or hostile calibration: fx = 5e-324 px publishes a depth
+of 0 m everywhere and fx = 1e300 px NaN."""
+
+PRINCIPAL_POINT_RANGE = (-1.0, 2.0)
+"""Plausible ``cx / width`` and ``cy / height``: the principal point lies within one image size
+of the image (a cropped ROI can move it off the image, not a million pixels away)."""
+
+FOCAL_ASPECT_RANGE = (0.1, 10.0)
+"""Plausible ``fx / fy`` (square pixels give 1)."""
+
+
+class ImplausibleCameraInfo(ValueError):  # noqa: N818 - reads as what it is, like ValueError
+    """A CameraInfo that is well formed but cannot describe a real camera of its image size."""
+
+
 @dataclass(frozen=True, eq=False)
 class Intrinsics:
-    """Pinhole intrinsics of the image a camera actually publishes.
+    """
+    Pinhole intrinsics of the image a camera actually publishes.
 
     ``K`` (3, 3) float64 in pixels, ``width`` and ``height`` in pixels, the distortion model
     name and its coefficients ``D`` (n,) float64 as in ``sensor_msgs/CameraInfo``, the optical
@@ -488,7 +666,8 @@ class Intrinsics:
 
 
 def _pixel_map(scale_x: float, scale_y: float, half_pixel_centers: bool) -> np.ndarray:
-    """Return the 3x3 map of pixel coordinates under a resize by (scale_x, scale_y).
+    """
+    Return the 3x3 map of pixel coordinates under a resize by (scale_x, scale_y).
 
     With half-pixel centres (OpenCV's ``cv2.resize``, area binning) pixel centres sit at
     integer coordinates and the image edges at -0.5, so ``u' = (u + 0.5) * s - 0.5``;
@@ -513,7 +692,8 @@ def _matrix(values: Any, shape: tuple[int, int], name: str) -> np.ndarray:
 
 def _published_geometry(msg: CameraInfo, half_pixel_centers: bool
                         ) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Return K, P, width and height of the image published, after ROI and binning.
+    """
+    Return K, P, width and height of the image published, after ROI and binning.
 
     CameraInfo's K and P describe the full sensor at calibration resolution; ``roi`` (all
     zeros = full image) and ``binning_x/y`` (0 or 1 = none) describe the image actually sent,
@@ -549,13 +729,33 @@ def _published_geometry(msg: CameraInfo, half_pixel_centers: bool
     return K, P, width, height
 
 
+def _check_plausible(K: np.ndarray, width: int, height: int) -> None:
+    """Raise :class:`ImplausibleCameraInfo` when K cannot belong to a width x height camera."""
+    checks = (
+        ('fx / width', K[0, 0] / width, FOCAL_TO_SIZE_RANGE, f'fx = {K[0, 0]:.6g} px'),
+        ('fy / height', K[1, 1] / height, FOCAL_TO_SIZE_RANGE, f'fy = {K[1, 1]:.6g} px'),
+        ('cx / width', K[0, 2] / width, PRINCIPAL_POINT_RANGE, f'cx = {K[0, 2]:.6g} px'),
+        ('cy / height', K[1, 2] / height, PRINCIPAL_POINT_RANGE, f'cy = {K[1, 2]:.6g} px'),
+        ('fx / fy', K[0, 0] / K[1, 1], FOCAL_ASPECT_RANGE, f'fx / fy = {K[0, 0] / K[1, 1]:.6g}'),
+    )
+    for name, ratio, (low, high), value in checks:
+        if not low <= ratio <= high:
+            raise ImplausibleCameraInfo(
+                f'CameraInfo K is implausible for a {width}x{height} image: {value} gives '
+                f'{name} = {ratio:.6g}, outside [{low:g}, {high:g}]')
+
+
 def camera_info_to_intrinsics(msg: CameraInfo, *, half_pixel_centers: bool = True
                               ) -> Intrinsics:
-    """Return the validated :class:`Intrinsics` of the image described by a ``CameraInfo``.
+    """
+    Return the validated :class:`Intrinsics` of the image described by a ``CameraInfo``.
 
     Raises ``ValueError`` for an uncalibrated camera (K all zeros, what drivers publish
     without a calibration file), a zero or negative focal length, non-finite values, a
-    malformed last row of K, or a zero width or height. ROI and binning are applied, so the
+    malformed last row of K, or a zero width or height, and its subclass
+    :class:`ImplausibleCameraInfo` for a focal length or principal point that no camera of
+    this image size has (``FOCAL_TO_SIZE_RANGE``, ``PRINCIPAL_POINT_RANGE``,
+    ``FOCAL_ASPECT_RANGE``). ROI and binning are applied, so the
     result describes the image actually published (``half_pixel_centers`` as in
     :func:`scaled_camera_info`).
     """
@@ -563,7 +763,8 @@ def camera_info_to_intrinsics(msg: CameraInfo, *, half_pixel_centers: bool = Tru
     frame_id = str(msg.header.frame_id)
     if not np.any(K):
         raise ValueError(
-            f'CameraInfo K is all zeros for frame {frame_id!r}: the camera is not calibrated. '
+            f'CameraInfo K is all zeros for frame {_quoted(frame_id)}: the camera is not '
+            'calibrated. '
             'Calibrate it (ros2 run camera_calibration cameracalibrator) or give the driver a '
             'camera_info_url; depth in metres needs the focal length')
     if not np.all(np.isfinite(K)):
@@ -576,6 +777,7 @@ def camera_info_to_intrinsics(msg: CameraInfo, *, half_pixel_centers: bool = Tru
         raise ValueError(
             f'CameraInfo K is not a pinhole matrix: its last row must be [0, 0, 1] and '
             f'K[1, 0] zero, got {K.ravel().tolist()}')
+    _check_plausible(K, width, height)
     return Intrinsics(
         K=K,
         width=width,
@@ -589,7 +791,8 @@ def camera_info_to_intrinsics(msg: CameraInfo, *, half_pixel_centers: bool = Tru
 
 def scaled_camera_info(msg: CameraInfo, width: int, height: int, *,
                        half_pixel_centers: bool = True) -> CameraInfo:
-    """Return the ``CameraInfo`` of the published image resized to ``width`` x ``height``.
+    """
+    Return the ``CameraInfo`` of the published image resized to ``width`` x ``height``.
 
     K and P are mapped from the image actually published (ROI and binning applied, see
     :func:`camera_info_to_intrinsics`) to the output pixels; the result has no ROI and no
@@ -648,7 +851,8 @@ _POINTFIELD_NAMES = {PointField.INT8: 'INT8', PointField.UINT8: 'UINT8',
 
 
 def pointfields_from_dtype(dtype: np.dtype) -> list[PointField]:
-    """Return the ``PointField`` list describing a structured dtype (offsets kept).
+    """
+    Return the ``PointField`` list describing a structured dtype (offsets kept).
 
     A sub-array field such as ``('normal', 'f4', (3,))`` becomes one field with count 3.
     """
@@ -667,10 +871,10 @@ def pointfields_from_dtype(dtype: np.dtype) -> list[PointField]:
         datatype = _DATATYPE_BY_KIND_SIZE.get((field_dtype.kind, field_dtype.itemsize))
         if datatype is None or field_dtype.names is not None:
             raise ValueError(
-                f'point field {name!r} has dtype {field_dtype}, which PointField cannot '
+                f'point field {_quoted(name)} has dtype {field_dtype}, which PointField cannot '
                 'describe; use int8/16/32, uint8/16/32, float32 or float64')
         if count < 1:
-            raise ValueError(f'point field {name!r} has no elements')
+            raise ValueError(f'point field {_quoted(name)} has no elements')
         fields.append(PointField(name=name, offset=int(offset), datatype=datatype, count=count))
     return fields
 
@@ -679,7 +883,7 @@ def _field_tuple(point_field: Any) -> tuple[str, int, int, int]:
     if isinstance(point_field, (tuple, list)):
         if len(point_field) not in (3, 4):
             raise ValueError(
-                f'a field tuple is (name, offset, datatype[, count]), got {point_field!r}')
+                f'a field tuple is (name, offset, datatype[, count]), got {_quoted(point_field)}')
         name, offset, datatype = point_field[:3]
         count = point_field[3] if len(point_field) == 4 else 1
     else:
@@ -692,7 +896,8 @@ def _field_tuple(point_field: Any) -> tuple[str, int, int, int]:
 
 def dtype_from_pointfields(fields: Sequence[Any], point_step: int | None = None,
                            *, big_endian: bool = False) -> np.dtype:
-    """Return the structured dtype of points laid out as ``fields`` describe.
+    """
+    Return the structured dtype of points laid out as ``fields`` describe.
 
     ``fields`` holds ``PointField`` messages or ``(name, offset, datatype, count)`` tuples.
     The dtype's itemsize is ``point_step`` (default: the end of the last field), so padding
@@ -706,15 +911,17 @@ def dtype_from_pointfields(fields: Sequence[Any], point_step: int | None = None,
         base = _POINTFIELD_DTYPES.get(datatype)
         if base is None:
             raise ValueError(
-                f'point field {name!r} has datatype {datatype}, not one of the PointField types '
+                f'point field {_quoted(name)} has datatype {datatype}, not one of the '
+                'PointField types '
                 f'{", ".join(f"{v}={k}" for k, v in _POINTFIELD_NAMES.items())}')
         if count < 1:
-            raise ValueError(f'point field {name!r} has count {count}; it must be at least 1')
+            raise ValueError(
+                f'point field {_quoted(name)} has count {count}; it must be at least 1')
         if offset < 0:
-            raise ValueError(f'point field {name!r} has a negative offset {offset}')
+            raise ValueError(f'point field {_quoted(name)} has a negative offset {offset}')
         name = name or f'unnamed_{index}'
         if name in names:
-            raise ValueError(f'point field {name!r} appears twice')
+            raise ValueError(f'point field {_quoted(name)} appears twice')
         base = base.newbyteorder('>' if big_endian else '<')
         names.append(name)
         formats.append(base if count == 1 else np.dtype((base, (count,))))
@@ -758,7 +965,8 @@ def _is_dense(points: np.ndarray) -> bool:
 def structured_to_pointcloud2(points: np.ndarray, header: Any | None = None,
                               fields: Sequence[Any] | None = None, *,
                               is_dense: bool | None = None) -> PointCloud2:
-    """Return a ``sensor_msgs/PointCloud2`` holding a structured array of points.
+    """
+    Return a ``sensor_msgs/PointCloud2`` holding a structured array of points.
 
     A 1-D array of N points gives height 1, width N; a 2-D (H, W) array an organised cloud.
     Without ``fields`` they are derived from the dtype, keeping its offsets and itemsize
@@ -788,13 +996,13 @@ def structured_to_pointcloud2(points: np.ndarray, header: Any | None = None,
         packed = np.zeros(points.shape, dtype=dtype)
         for name in dtype.names:
             if name not in points.dtype.names:
-                raise ValueError(f'field {name!r} is not in the points dtype '
+                raise ValueError(f'field {_quoted(name)} is not in the points dtype '
                                  f'(fields: {", ".join(points.dtype.names)})')
             source, target = points.dtype.fields[name][0], dtype.fields[name][0]
             if source.shape != target.shape or not np.can_cast(source.base, target.base,
                                                                'same_kind'):
                 raise ValueError(
-                    f'field {name!r} of dtype {source} cannot be stored safely as {target}')
+                    f'field {_quoted(name)} of dtype {source} cannot be stored safely as {target}')
             packed[name] = points[name]
     height, width = packed.shape if packed.ndim == 2 else (1, packed.shape[0])
     if is_dense is None:
@@ -815,7 +1023,8 @@ def structured_to_pointcloud2(points: np.ndarray, header: Any | None = None,
 
 def pointcloud2_to_structured(msg: PointCloud2, *, organized: bool = False,
                               copy: bool = False) -> np.ndarray:
-    """Return the points of a ``sensor_msgs/PointCloud2`` as a structured array.
+    """
+    Return the points of a ``sensor_msgs/PointCloud2`` as a structured array.
 
     The dtype has one field per ``PointField`` at its offset (count > 1 gives a sub-array
     field) and itemsize ``point_step``, so any cloud whose fields use the standard datatypes
@@ -873,7 +1082,8 @@ def instance_markers(centroids_xyz: np.ndarray, labels: Sequence[str], colours: 
                      sphere_diameter_m: float = 0.1, text_height_m: float = 0.08,
                      text_offset_xyz_m: Sequence[float] = (0.0, -0.1, 0.0),
                      lifetime_s: float = 0.0) -> MarkerArray:
-    """Return a ``MarkerArray`` with a sphere and a text label at each instance centroid.
+    """
+    Return a ``MarkerArray`` with a sphere and a text label at each instance centroid.
 
     The first marker is a ``DELETEALL`` so the markers of the previous frame vanish even when
     fewer instances are seen now. Instance ``i`` gets a SPHERE with id ``2 i`` and a
@@ -936,7 +1146,8 @@ def _diagnostic_value(value: Any) -> str:
 
 def diagnostic_status(name: str, values: Mapping[str, Any], *, level: int | bytes = 0,
                       message: str = '', hardware_id: str = '') -> DiagnosticStatus:
-    """Return a ``diagnostic_msgs/DiagnosticStatus`` with one KeyValue per item of ``values``.
+    """
+    Return a ``diagnostic_msgs/DiagnosticStatus`` with one KeyValue per item of ``values``.
 
     ``level`` is 0 OK, 1 WARN, 2 ERROR or 3 STALE (an int or the message's byte constants).
     Floats are written with 6 significant digits, booleans as true/false.
