@@ -9,10 +9,6 @@ from pathlib import Path
 import sys
 
 import cv2
-import numpy as np
-import pytest
-import torch
-
 from mtl_perception.core.checkpoint import Checkpoint, Preprocessing, save_checkpoint
 from mtl_perception.core.classes import (
     CITYSCAPES_CLASSES,
@@ -21,6 +17,7 @@ from mtl_perception.core.classes import (
 )
 from mtl_perception.core.config import preset_config
 from mtl_perception.core.model import MultiTaskNet
+from mtl_perception.core.pipeline import PipelineConfig
 from mtl_perception.tools.cityscapes_results import (
     result_paths,
     score_cityscapes_results,
@@ -28,6 +25,9 @@ from mtl_perception.tools.cityscapes_results import (
     write_cityscapes_results,
     write_ground_truth_results,
 )
+import numpy as np
+import pytest
+import torch
 
 WIDTH, HEIGHT = 96, 48  # the network runs at 64x32: predictions are upsampled to this
 EVALUATED_LABEL_IDS = set(np.flatnonzero(CITYSCAPES_LABEL_TO_TRAIN != 255).tolist())
@@ -41,8 +41,10 @@ def _write_png(path: Path, array: np.ndarray) -> None:
 
 
 def _frame(index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Label ids and instance ids of frame ``index``: sky, building, road, a void strip and
-    things of at least 100 pixels (the instance evaluator ignores smaller ones)."""
+    """
+    Label ids and instance ids of frame ``index``: sky, building, road, a void strip and
+    things of at least 100 pixels (the instance evaluator ignores smaller ones).
+    """
     labels = np.full((HEIGHT, WIDTH), 7, np.uint8)  # road
     labels[:12] = 23  # sky
     labels[12:24] = 11  # building
@@ -113,7 +115,8 @@ def test_results_hold_label_ids_and_instance_masks_at_the_original_size(cityscap
     stale.parent.mkdir(parents=True)
     stale.write_text('')
     summary = write_cityscapes_results(_checkpoint(tmp_path / 'model.pt'), cityscapes_root,
-                                       'val', results, instance_params={'min_pixels': 4})
+                                       'val', results,
+                                       pipeline_config=PipelineConfig(instance_min_pixels=4))
     assert summary['frames'] == 2
     assert not stale.exists()  # an earlier run's frames would be scored otherwise
     instances = 0

@@ -1,4 +1,5 @@
-"""From one camera image to the scene: network, instance clustering, metric depth, 3-D points.
+"""
+From one camera image to the scene: network, instance clustering, metric depth, 3-D points.
 
 :class:`ScenePipeline` wraps the :class:`~mtl_perception.core.predictor.Predictor` with the
 post-processing every consumer needs, so the ROS node, the bag evaluator, the demo and the
@@ -7,28 +8,122 @@ benchmarks run literally the same code and report the same per-stage timings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+import os
+from pathlib import Path
 import time
 from typing import Any
 
-import numpy as np
-
 from mtl_perception.core import geometry, instances, pointcloud
+from mtl_perception.core.config_io import apply_overrides, ConfigError
 from mtl_perception.core.predictor import Prediction, Predictor
+import numpy as np
+import torch
+import yaml
 
 OUTPUTS = ('semantic', 'instances', 'depth', 'cloud', 'confidence')
 """What a caller can ask :meth:`ScenePipeline.process` for."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class PipelineConfig:
-    """Post-processing settings; all of them may change between frames."""
+    """
+    Post-processing settings: the one home of their defaults.
+
+    The field names are the node's parameter names: ``ros/parameters.py`` takes its defaults
+    from this class and ``config/camera.yaml`` is tested equal to those, so the node, the bag
+    evaluator, the benchmarks, ``mtl_evaluate`` and the Cityscapes writer cannot run other
+    settings by accident. Tools build it with :func:`add_pipeline_arguments` and
+    :func:`pipeline_config_from_args` (defaults, then a node parameter file, then options).
+    All settings may change between frames.
+    """
 
     instance_method: str = 'grid'
-    instance_params: dict[str, Any] = field(default_factory=dict)
+    instance_min_pixels: int = 40  # smallest instance kept, in pixels of the network's input
+    instance_peak_threshold: float = 0.5  # grid: peak votes >= this x instance_min_pixels
     max_range_m: float = 20.0
     cloud_stride: int = 2
     cloud_voxel_m: float = 0.0
+    # Further keyword parameters of instances.cluster_instances (library use, no node
+    # parameter); they override the two instance settings above.
+    instance_params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.instance_method not in instances.METHODS:
+            raise ValueError(f'instance_method must be one of {instances.METHODS}, got '
+                             f'{self.instance_method!r}')
+        if int(self.instance_min_pixels) < 1:
+            raise ValueError(f'instance_min_pixels must be >= 1, got {self.instance_min_pixels}')
+        if int(self.cloud_stride) < 1:
+            raise ValueError(f'cloud_stride must be >= 1, got {self.cloud_stride}')
+        if not self.max_range_m > 0 or self.cloud_voxel_m < 0:
+            raise ValueError(f'max_range_m must be > 0 and cloud_voxel_m >= 0, got '
+                             f'{self.max_range_m} and {self.cloud_voxel_m}')
+
+    def instance_settings(self) -> dict[str, Any]:
+        """Keyword parameters for :func:`~mtl_perception.core.instances.cluster_instances`."""
+        return {'min_pixels': int(self.instance_min_pixels),
+                'peak_threshold': float(self.instance_peak_threshold),
+                **self.instance_params}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], source: str = 'parameters'
+                     ) -> PipelineConfig:
+        """
+        Build from a mapping of node parameters; names that are not settings are ignored.
+
+        That is what lets a node parameter file (model path, topics, ...) configure a tool.
+        Wrong types raise :class:`~mtl_perception.core.config_io.ConfigError`.
+        """
+        names = {item.name for item in fields(cls)}
+        return apply_overrides(cls(), {k: v for k, v in values.items() if k in names}, source)
+
+    @classmethod
+    def from_parameter_file(cls, path: str | os.PathLike) -> PipelineConfig:
+        """Build from a node parameter YAML (``/**: ros__parameters: ...``) or a flat mapping."""
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f'cannot read parameter file {path}: {error}') from None
+        if not isinstance(data, dict):
+            raise ConfigError(f'parameter file {path} must hold a mapping')
+        nested = [section['ros__parameters'] for section in data.values()
+                  if isinstance(section, dict) and isinstance(section.get('ros__parameters'),
+                                                              dict)]
+        if len(nested) > 1:
+            raise ConfigError(f'parameter file {path} has {len(nested)} ros__parameters '
+                              'sections; keep one (the /** wildcard)')
+        return cls.from_mapping(nested[0] if nested else data, str(path))
+
+    def to_parameters(self) -> dict[str, Any]:
+        """Return the node parameters that give this config (``instance_params`` has none)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)
+                if item.name != 'instance_params'}
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--params FILE`` and one ``--instance-min-pixels``-style option per setting."""
+    group = parser.add_argument_group("post-processing (the node's parameters)")
+    group.add_argument('--params', default=None, metavar='FILE',
+                       help='node parameter YAML (e.g. config/camera.yaml); its post-processing '
+                       'settings are used, other parameters are ignored')
+    defaults = PipelineConfig()
+    for name, value in defaults.to_parameters().items():
+        group.add_argument(f'--{name.replace("_", "-")}', dest=f'pipeline_{name}',
+                           default=None, metavar=type(value).__name__.upper(),
+                           help=f'default: {value!r}')
+
+
+def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    """Defaults, then ``--params``, then the options given (what the node would run)."""
+    config = (PipelineConfig.from_parameter_file(args.params) if getattr(args, 'params', None)
+              else PipelineConfig())
+    given = {name: getattr(args, f'pipeline_{name}') for name in config.to_parameters()
+             if getattr(args, f'pipeline_{name}', None) is not None}
+    return apply_overrides(config, given, 'command line')
 
 
 @dataclass
@@ -53,7 +148,8 @@ class ScenePipeline:
 
     def process(self, image: np.ndarray, camera_matrix: np.ndarray | None = None,
                 outputs: set[str] | frozenset[str] = frozenset(OUTPUTS)) -> SceneResult:
-        """Run the requested outputs for an (H, W, 3) RGB image with intrinsics ``K``.
+        """
+        Run the requested outputs for an (H, W, 3) RGB image with intrinsics ``K``.
 
         Without ``camera_matrix`` the image is assumed to come from the canonical camera
         (``fx = f_canon * width``, principal point at the centre).
@@ -78,9 +174,8 @@ class ScenePipeline:
         result = SceneResult(prediction=prediction, timings_ms=dict(prediction.timings_ms))
         if need_instances and prediction.instance_offsets is not None:
             start = time.perf_counter()
-            result.instances = instances.cluster_instances(
-                prediction.semantic, prediction.instance_offsets, self.thing_table,
-                method=self.config.instance_method, **self.config.instance_params)
+            result.instances = cluster_network_instances(
+                prediction.semantic, prediction.instance_offsets, self.thing_table, self.config)
             result.timings_ms['clustering'] = (time.perf_counter() - start) * 1e3
         if need_depth and prediction.inverse_depth is not None:
             start = time.perf_counter()
@@ -100,6 +195,15 @@ class ScenePipeline:
                                                       len(result.instances.class_ids))
             result.timings_ms['cloud'] = (time.perf_counter() - start) * 1e3
         return result
+
+
+def cluster_network_instances(semantic: np.ndarray | torch.Tensor,
+                              offsets: np.ndarray | torch.Tensor, thing_table: np.ndarray,
+                              config: PipelineConfig) -> instances.InstanceResult:
+    """Cluster one frame's votes with ``config``'s method and settings (node and tools alike)."""
+    return instances.cluster_instances(semantic, offsets, thing_table,
+                                       method=config.instance_method,
+                                       **config.instance_settings())
 
 
 def instance_centroids_m(cloud: np.ndarray, count: int) -> np.ndarray:

@@ -149,13 +149,8 @@ class MtlPerceptionNode(LifecycleNode):
     def _pipeline_config(self):  # noqa: ANN202 - PipelineConfig, imported lazily
         from mtl_perception.core.pipeline import PipelineConfig
 
-        s = self._settings
-        return PipelineConfig(
-            instance_method=s['instance_method'],
-            instance_params={'min_pixels': int(s['instance_min_pixels']),
-                             'peak_threshold': float(s['instance_peak_threshold'])},
-            max_range_m=float(s['max_range_m']), cloud_stride=int(s['cloud_stride']),
-            cloud_voxel_m=float(s['cloud_voxel_m']))
+        # The same builder as the tools' (--params FILE): one mapping of parameter names.
+        return PipelineConfig.from_mapping(self._settings, 'node parameters')
 
     # --- lifecycle ----------------------------------------------------------------------
 

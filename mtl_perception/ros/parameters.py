@@ -1,4 +1,5 @@
-"""The node's parameters: one table with defaults, descriptions, ranges and mutability.
+"""
+The node's parameters: one table with defaults, descriptions, ranges and mutability.
 
 Kept apart from the node so tests and tools can compare ``config/camera.yaml`` with the
 declared parameters without starting ROS.
@@ -9,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mtl_perception.core.instances import METHODS as INSTANCE_METHODS
+from mtl_perception.core.pipeline import PipelineConfig
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+
+# Post-processing defaults have one home, core.pipeline.PipelineConfig; the node, the tools
+# and config/camera.yaml (tested equal) all take them from there.
+_PIPELINE = PipelineConfig()
 
 
 @dataclass(frozen=True)
@@ -75,18 +82,22 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'class probability) and uncertainty/task_sigmas.'),
     ParameterSpec('color_blend', 0.0, 'Weight of the camera image in semantic/color.',
                   float_range=(0.0, 1.0)),
-    ParameterSpec('instance_method', 'grid', 'How centre votes are clustered into instances.',
-                  choices=('grid', 'dbscan', 'hdbscan', 'optics')),
-    ParameterSpec('instance_min_pixels', 40, 'Smallest instance kept, in pixels of the '
-                  'published image.', int_range=(1, 1_000_000)),
-    ParameterSpec('instance_peak_threshold', 0.5, 'Grid method: an instance centre needs at least '
-                  'this fraction of instance_min_pixels votes in its neighbourhood.',
+    ParameterSpec('instance_method', _PIPELINE.instance_method, 'How centre votes are '
+                  'clustered into instances.', choices=INSTANCE_METHODS),
+    ParameterSpec('instance_min_pixels', _PIPELINE.instance_min_pixels, 'Smallest instance '
+                  'kept, in pixels of the published image.',
+                  int_range=(1, 1_000_000)),
+    ParameterSpec('instance_peak_threshold', _PIPELINE.instance_peak_threshold,
+                  'Grid method: an instance centre needs at least this fraction of '
+                  'instance_min_pixels votes in its neighbourhood.',
                   float_range=(0.0, 1.0)),
-    ParameterSpec('max_range_m', 20.0, 'Depth beyond this range is published as NaN and gives '
-                  'no points.', float_range=(0.1, 1000.0)),
-    ParameterSpec('cloud_stride', 2, 'Use every n-th pixel (rows and columns) for the cloud.',
+    ParameterSpec('max_range_m', _PIPELINE.max_range_m, 'Depth beyond this range is '
+                  'published as NaN and gives no points.', float_range=(0.1, 1000.0)),
+    ParameterSpec('cloud_stride', _PIPELINE.cloud_stride, 'Use every n-th pixel (rows and '
+                  'columns) for the cloud.',
                   int_range=(1, 16)),
-    ParameterSpec('cloud_voxel_m', 0.0, 'Voxel size for cloud decimation; 0: off.',
+    ParameterSpec('cloud_voxel_m', _PIPELINE.cloud_voxel_m, 'Voxel size for cloud '
+                  'decimation; 0: off.',
                   float_range=(0.0, 1.0)),
     ParameterSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics.', read_only=True,
                   float_range=(0.1, 60.0)),

@@ -1,4 +1,5 @@
-"""``mtl_benchmark``: speed of the network, the whole pipeline and the node over DDS.
+"""
+``mtl_benchmark``: speed of the network, the whole pipeline and the node over DDS.
 
 Run on purpose, never in the tests. Every figure is a median over repeated frames of one run,
 and every ratio compares numbers from that same run. Results go to stdout and, with
@@ -23,16 +24,20 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
-import torch
-
-from mtl_perception.core.checkpoint import Checkpoint, Preprocessing, load_checkpoint
+from mtl_perception.core.checkpoint import Checkpoint, load_checkpoint, Preprocessing
 from mtl_perception.core.classes import SYNTH_CLASSES
 from mtl_perception.core.config import preset_config
 from mtl_perception.core.model import MultiTaskNet
-from mtl_perception.core.pipeline import ScenePipeline
-from mtl_perception.core.predictor import Predictor, default_model_path
+from mtl_perception.core.pipeline import (
+    add_pipeline_arguments,
+    pipeline_config_from_args,
+    PipelineConfig,
+    ScenePipeline,
+)
+from mtl_perception.core.predictor import default_model_path, Predictor
 from mtl_perception.tools.report import cpu_model, now_iso, write_marked_section
+import numpy as np
+import torch
 
 LOGGER = logging.getLogger('mtl_benchmark')
 
@@ -66,7 +71,7 @@ def time_calls(function, repeats: int, warmup: int = 3) -> list[float]:
 
 
 def bench_model(checkpoint: Checkpoint, size: tuple[int, int], device: str, precision: str,
-                repeats: int) -> dict[str, Any]:
+                repeats: int, config: PipelineConfig | None = None) -> dict[str, Any]:
     predictor = Predictor(checkpoint, device=device, precision=precision, input_size=size)
     image = test_image(*size)
     tensor = predictor.preprocess(image)
@@ -77,7 +82,7 @@ def bench_model(checkpoint: Checkpoint, size: tuple[int, int], device: str, prec
 
     forward_ms = time_calls(forward, repeats)
     predict_ms = time_calls(lambda: predictor.predict(image), repeats)
-    pipeline = ScenePipeline(predictor)
+    pipeline = ScenePipeline(predictor, config)
     pipeline_ms = time_calls(lambda: pipeline.process(image), repeats)
     return {'preset': checkpoint.model_config.preset, 'size': f'{size[0]}x{size[1]}',
             'device': str(predictor.device), 'precision': predictor.precision,
@@ -87,15 +92,15 @@ def bench_model(checkpoint: Checkpoint, size: tuple[int, int], device: str, prec
 
 
 def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
-              precision: str, camera_hz: float = 30.0) -> dict[str, Any]:
+              precision: str, camera_hz: float = 30.0, config: PipelineConfig | None = None
+              ) -> dict[str, Any]:
     """End-to-end latency and throughput of the node process over Fast DDS."""
-    import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-
     from mtl_perception.ros.conversions import numpy_to_image
     from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node, use_env
     from mtl_perception.ros.sim_camera import camera_info_message
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
     env = isolated_ros_env()
     use_env(env)
@@ -103,7 +108,8 @@ def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
     namespace = f'/bench{os.getpid()}'
     process = start_node(namespace, {'model_path': model_path, 'device': device,
                                      'precision': precision, 'input_width': size[0],
-                                     'input_height': size[1]}, env,
+                                     'input_height': size[1],
+                                     **(config or PipelineConfig()).to_parameters()}, env,
                          remaps={'image': f'{namespace}/cam/image',
                                  'camera_info': f'{namespace}/cam/camera_info'})
     node = rclpy.create_node('bench_camera')
@@ -198,14 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--camera-hz', type=float, default=30.0,
                         help='camera rate of the throughput part of the dds benchmark')
     parser.add_argument('--write-docs', type=Path, default=None)
+    add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
+    config = pipeline_config_from_args(args)
     sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes]
     command = 'mtl_benchmark ' + shlex.join(argv if argv is not None else sys.argv[1:])
     rows = []
     for preset in args.presets:
         for size in sizes:
             result = bench_model(random_checkpoint(preset, *size), size, args.device,
-                                 args.precision, args.repeats)
+                                 args.precision, args.repeats, config)
             LOGGER.info('%s', result)
             rows.append(result)
     lines = [f'## Model and pipeline ({rows[0]["device"]}, {rows[0]["precision"]})', '',
@@ -238,9 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         dds_rows = []
         for size in sizes:
             result = bench_dds(model_path, size, args.dds_frames, args.device, args.precision,
-                               args.camera_hz)
+                               args.camera_hz, config)
             forward = bench_model(load_checkpoint(model_path), size, args.device,
-                                  args.precision, args.repeats)
+                                  args.precision, args.repeats, config)
             result.update(forward_ms=forward['forward_ms'], pipeline_ms=forward['pipeline_ms'])
             LOGGER.info('%s', result)
             dds_rows.append(result)

@@ -1,4 +1,5 @@
-"""Cityscapes' official results format, scored by the official ``cityscapesScripts`` evaluators.
+"""
+Cityscapes' official results format, scored by the official ``cityscapesScripts`` evaluators.
 
 ``mtl_evaluate`` measures our own metrics at the network's resolution on train ids. Numbers
 comparable with the Cityscapes benchmark come only from cityscapesScripts' evaluators run on
@@ -65,14 +66,13 @@ from types import ModuleType
 from typing import Any
 
 import cv2
-import numpy as np
-from tqdm import tqdm
-
 from mtl_perception.core.checkpoint import load_checkpoint
 from mtl_perception.core.classes import CITYSCAPES_CLASSES, CITYSCAPES_LABEL_TO_TRAIN
-from mtl_perception.core.data.cityscapes import FrameFiles, find_frames
-from mtl_perception.core.instances import cluster_instances
+from mtl_perception.core.data.cityscapes import find_frames, FrameFiles
+from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
 from mtl_perception.core.predictor import Predictor
+import numpy as np
+from tqdm import tqdm
 
 LOGGER = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ _IMAGE_SUFFIX = '_leftImg8bit.png'
 
 
 def train_to_label_table() -> np.ndarray:
-    """Return a (256,) uint8 table from Cityscapes train ids (0..18) to label ids.
+    """
+    Return a (256,) uint8 table from Cityscapes train ids (0..18) to label ids.
 
     The inverse of ``CITYSCAPES_LABEL_TO_TRAIN``; ids without a class (255) become label 0,
     "unlabeled", which the evaluators ignore.
@@ -126,7 +127,8 @@ def write_frame_results(results_dir: str | Path, image_path: str | Path,
                         label_ids: np.ndarray, instance_ids: np.ndarray | None = None,
                         instance_label_ids: Sequence[int] = (),
                         confidences: Sequence[float] = ()) -> int:
-    """Write one frame in the official format; return the number of instance masks written.
+    """
+    Write one frame in the official format; return the number of instance masks written.
 
     ``label_ids`` (H, W) uint8 holds Cityscapes label ids. ``instance_ids`` (H, W) numbers the
     instances 1..N (0 = none); instance ``k`` has label id ``instance_label_ids[k - 1]`` and
@@ -185,16 +187,17 @@ def _clear_results(results_dir: Path) -> None:
 
 def write_cityscapes_results(checkpoint_path: str | Path, data_root: str | Path, split: str,
                              results_dir: str | Path, device: str = 'cpu',
-                             max_frames: int = 0, instance_method: str = 'grid',
-                             instance_params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Predict every frame of a split at its original resolution, in the official format.
+                             max_frames: int = 0, pipeline_config: PipelineConfig | None = None
+                             ) -> dict[str, Any]:
+    """
+    Predict every frame of a split at its original resolution, in the official format.
 
     The checkpoint must predict the 19 Cityscapes train ids (class set ``cityscapes``); its
-    train ids are written as label ids, and thing instances (clustered with
-    ``instance_method`` and ``instance_params`` at the image's resolution, as the node does)
-    as masks. ``max_frames`` > 0 keeps the first frames only. Previous ``pixel/`` and
-    ``instance/`` trees under ``results_dir`` are replaced. Returns a summary (frames,
-    instances, folders).
+    train ids are written as label ids, and thing instances (clustered by the node's
+    :class:`~mtl_perception.core.pipeline.ScenePipeline` with ``pipeline_config``, default
+    the node's defaults) as masks. ``max_frames`` > 0 keeps the first frames only. Previous
+    ``pixel/`` and ``instance/`` trees under ``results_dir`` are replaced. Returns a summary
+    (frames, instances, folders).
     """
     checkpoint = load_checkpoint(checkpoint_path)
     class_set = checkpoint.class_set
@@ -213,23 +216,19 @@ def write_cityscapes_results(checkpoint_path: str | Path, data_root: str | Path,
         frames = frames[:max_frames]
     results_dir = Path(results_dir)
     _clear_results(results_dir)
-    predictor = Predictor(checkpoint, device=device)
+    pipeline = ScenePipeline(Predictor(checkpoint, device=device), pipeline_config)
     to_label = train_to_label_table()
-    thing_table = class_set.is_thing()
-    outputs = {'semantic', 'instance'} if with_instances else {'semantic'}
+    outputs = ({'semantic', 'instances', 'confidence'} if with_instances else {'semantic'})
     total_instances = 0
     for frame in tqdm(frames, desc=f'cityscapes results {split}', unit='frame', disable=None):
         image = _read_rgb(frame.image)
-        height, width = image.shape[:2]
-        prediction = predictor.predict(image, output_size=(width, height), outputs=outputs,
-                                       confidence=True)
+        scene = pipeline.process(image, outputs=outputs)  # at the image's resolution
+        prediction = scene.prediction
         label_ids = to_label[prediction.semantic]
         if not with_instances:
             write_frame_results(results_dir, frame.image, label_ids)
             continue
-        result = cluster_instances(prediction.semantic, prediction.instance_offsets,
-                                   thing_table, method=instance_method,
-                                   **(instance_params or {}))
+        result = scene.instances
         # Mean semantic confidence per instance, with one bincount over the instance map.
         count = len(result)
         flat_ids = result.instance_ids.reshape(-1).astype(np.int64)
@@ -251,7 +250,8 @@ def write_cityscapes_results(checkpoint_path: str | Path, data_root: str | Path,
 
 def write_ground_truth_results(data_root: str | Path, split: str, results_dir: str | Path,
                                max_frames: int = 0) -> dict[str, Any]:
-    """Write a split's ground truth in the results format: a perfect prediction.
+    """
+    Write a split's ground truth in the results format: a perfect prediction.
 
     Scoring it must give 1.0 everywhere, which checks the whole chain (files, label ids,
     evaluators' settings) without a model. Instances are the ground truth's instance ids of
@@ -317,7 +317,8 @@ def _environment_variables(data_root: Path, results_dir: Path) -> Iterator[None]
 @contextlib.contextmanager
 def _official_environment(data_root: Path, results_dir: Path,
                           modules: Sequence[ModuleType] = ()) -> Iterator[io.StringIO]:
-    """Set what the evaluators read (see the module docstring) and restore it afterwards.
+    """
+    Set what the evaluators read (see the module docstring) and restore it afterwards.
 
     ``modules`` (the evaluators) get the NumPy-2-safe JSON writer. Yields the buffer that
     collects what they print.
@@ -352,7 +353,8 @@ def _official_environment(data_root: Path, results_dir: Path,
 
 def _import_evaluators(data_root: Path, results_dir: Path
                        ) -> tuple[ModuleType, ModuleType, ModuleType]:
-    """Import the pixel and instance evaluators and the label table, or explain the install.
+    """
+    Import the pixel and instance evaluators and the label table, or explain the install.
 
     Their import reads the environment (a stale ``CITYSCAPES_EXPORT_DIR`` makes it fail), so
     it runs with the variables pointing here.
@@ -400,7 +402,8 @@ def _instance_args(module: ModuleType, results_dir: Path) -> Any:
 
 def _instance_ap_cellwise(module: ModuleType, predictions: list[str],
                           ground_truths: list[str], args: Any) -> dict[str, Any]:
-    """Their AP, one (class, overlap) cell at a time; a cell hit by issue #89 gets AP 0.
+    """
+    Their AP, one (class, overlap) cell at a time; a cell hit by issue #89 gets AP 0.
 
     Mirrors their ``evaluateImgLists`` step by step with their own functions.
     """
@@ -450,7 +453,8 @@ def _paired_lists(frames: list[FrameFiles], results_dir: Path
 
 def score_cityscapes_results(data_root: str | Path, split: str,
                              results_dir: str | Path) -> dict[str, Any]:
-    """Score results written by :func:`write_cityscapes_results` with cityscapesScripts.
+    """
+    Score results written by :func:`write_cityscapes_results` with cityscapesScripts.
 
     Frames of the split that have results are scored (all of them unless the results were
     written with ``max_frames``). Returns fractions in [0, 1] (the official tables show them

@@ -1,4 +1,5 @@
-"""``mtl_eval_bag BAG --out DIR``: replay a recorded drive through the model and judge it.
+"""
+``mtl_eval_bag BAG --out DIR``: replay a recorded drive through the model and judge it.
 
 Reads a rosbag2 (sqlite3 or MCAP folder, or one ``.mcap`` file) with the ``rosbags`` library,
 finds the camera, CameraInfo and optional ground-truth topics by type and name, runs the same
@@ -31,10 +32,10 @@ import sys
 import time
 from typing import Any
 
+from mtl_perception.bag.io import BagError, detect_topics, open_bag_lenient
+from mtl_perception.core.pipeline import add_pipeline_arguments, pipeline_config_from_args
 import numpy as np
 from tqdm import tqdm
-
-from mtl_perception.bag.io import BagError, detect_topics, open_bag_lenient
 
 LOGGER = logging.getLogger('mtl_eval_bag')
 STAGES = ('decode', 'preprocess', 'forward', 'postprocess', 'clustering', 'depth', 'cloud')
@@ -84,16 +85,18 @@ def read_frames(reader: Any, topics: Any, every: int, max_frames: int,
 def evaluate_bag(bag: str | Path, out: Path, model: str | Path | None = None,
                  device: str = 'auto', every: int = 1, max_frames: int = 0, mosaics: int = 4,
                  write_output_bag: bool = True, storage: str = 'mcap',
-                 topic_names: dict[str, str | None] | None = None) -> dict[str, Any]:
+                 topic_names: dict[str, str | None] | None = None,
+                 pipeline_config: Any = None) -> dict[str, Any]:
+    """Evaluate one bag; ``pipeline_config`` (a PipelineConfig) defaults to the node's."""
     from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
     from mtl_perception.core.metrics import ConfusionMatrix
     from mtl_perception.core.pipeline import ScenePipeline
-    from mtl_perception.core.predictor import Predictor, default_model_path
+    from mtl_perception.core.predictor import default_model_path, Predictor
     from mtl_perception.ros import conversions
 
     model_path = Path(model) if model else default_model_path()
     predictor = Predictor(model_path, device=device)
-    pipeline = ScenePipeline(predictor)
+    pipeline = ScenePipeline(predictor, pipeline_config)
     class_set = predictor.class_set
     counters: Counter = Counter()
     reader = open_bag_lenient(bag)
@@ -203,7 +206,8 @@ def evaluate_bag(bag: str | Path, out: Path, model: str | Path | None = None,
                                      for q in ('p50', 'p90', 'p99')}
                              for stage, values in timings.items() if values}
     metrics['frames_per_second'] = 1000.0 / float(np.median(timings['total']))
-    metrics.update({'model': str(model_path), 'bag': str(bag), 'topics': vars(topics)})
+    metrics.update({'model': str(model_path), 'bag': str(bag), 'topics': vars(topics),
+                    'pipeline': pipeline.config.to_parameters()})
     (out / 'metrics.json').write_text(json.dumps({'metrics': metrics, 'frames': per_frame},
                                                  indent=2, default=float))
     pictures = write_pictures(results, per_frame, timings, class_set, out)
@@ -218,7 +222,6 @@ def write_pictures(results: list, per_frame: list, timings: dict, class_set: Any
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-
     from mtl_perception.core.visualize import (
         colorize_instances,
         colorize_inverse_depth,
@@ -281,10 +284,9 @@ def open_output_bag(bag: str | Path, path: Path, input_topics: dict[str, str],
 def output_messages(frame: dict[str, Any], result: Any, class_set: Any
                     ) -> list[tuple[str, int, bytes]]:
     """The node's output topics for one frame, with the input image's header."""
-    from rclpy.serialization import serialize_message
-
     from mtl_perception.core.visualize import colorize_semantic
     from mtl_perception.ros import conversions
+    from rclpy.serialization import serialize_message
 
     header = frame['image'].header
     stamp_ns = frame['stamp'][0] * 1_000_000_000 + frame['stamp'][1]
@@ -351,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--namespace', default='/mtl', help="with --live: the node's namespace")
     for name in ('image', 'camera-info', 'label', 'depth', 'instance'):
         parser.add_argument(f'--{name}-topic', default=None)
+    add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
     if args.every < 1:
         parser.error('--every must be >= 1')
@@ -373,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         metrics = evaluate_bag(args.bag, args.out, args.model, args.device, args.every,
                                args.max_frames, args.mosaics, not args.no_output_bag,
-                               args.storage, names)
+                               args.storage, names, pipeline_config_from_args(args))
     except (BagError, ValueError, FileNotFoundError) as error:
         LOGGER.error('%s', error)
         return 2

@@ -1,4 +1,5 @@
-"""``mtl_evaluate``: the paper's metrics of a checkpoint on a data split, plus pictures.
+"""
+``mtl_evaluate``: the paper's metrics of a checkpoint on a data split, plus pictures.
 
 Writes ``metrics.json`` and ``metrics.md`` (semantic mIoU and per-class IoU, instance mean
 error in px and panoptic quality of thing classes, inverse-depth mean error, depth abs-rel and
@@ -14,13 +15,15 @@ from pathlib import Path
 import sys
 from typing import Any
 
-import numpy as np
-import torch
-
 from mtl_perception.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
-from mtl_perception.core.instances import cluster_instances
 from mtl_perception.core.metrics import MultiTaskMetrics
+from mtl_perception.core.pipeline import (
+    add_pipeline_arguments,
+    cluster_network_instances,
+    pipeline_config_from_args,
+    PipelineConfig,
+)
 from mtl_perception.core.predictor import resolve_device
 from mtl_perception.core.visualize import (
     colorize_instances,
@@ -29,6 +32,8 @@ from mtl_perception.core.visualize import (
     mosaic,
     write_png,
 )
+import numpy as np
+import torch
 
 LOGGER = logging.getLogger('mtl_evaluate')
 
@@ -44,9 +49,14 @@ def denormalize(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, 
 @torch.no_grad()
 def evaluate_checkpoint(checkpoint_path: str | Path, data_root: str | Path, split: str,
                         out: Path | None = None, device: str = 'auto', batch_size: int = 4,
-                        max_frames: int = 0, mosaics: int = 4, instance_method: str = 'grid',
+                        max_frames: int = 0, mosaics: int = 4,
+                        pipeline_config: PipelineConfig | None = None,
                         workers: int = 0, depth_target_scale: float = 1.0) -> dict[str, Any]:
-    """Metrics of one checkpoint on one split; writes files to ``out`` when given.
+    """
+    Metrics of one checkpoint on one split; writes files to ``out`` when given.
+
+    Instances are clustered at the network's resolution with ``pipeline_config`` (default: the
+    node's defaults), exactly as the node does.
 
     ``depth_target_scale`` must match the one the model was trained with (stress tests only).
     """
@@ -86,8 +96,8 @@ def evaluate_checkpoint(checkpoint_path: str | Path, data_root: str | Path, spli
             instance_ids = None
             if semantic is not None and 'instance' in tasks:
                 offsets = outputs['instance_offsets'][b].float().cpu().numpy()
-                result = cluster_instances(semantic, offsets, thing_table,
-                                           method=instance_method)
+                result = cluster_network_instances(semantic, offsets, thing_table,
+                                                   pipeline_config or PipelineConfig())
                 instance_ids = result.instance_ids
                 record['instances'] = int(len(result.class_ids))
                 panoptic.update(result.instance_ids, result.class_ids,
@@ -155,7 +165,8 @@ def official_cityscapes_scores(args: argparse.Namespace) -> dict[str, Any]:
 
     write_cityscapes_results(args.checkpoint, args.data_root, args.split,
                              args.cityscapes_results, device=str(resolve_device(args.device)),
-                             max_frames=args.max_frames, instance_method=args.instance_method)
+                             max_frames=args.max_frames,
+                             pipeline_config=pipeline_config_from_args(args))
     scores = score_cityscapes_results(args.data_root, args.split, args.cityscapes_results)
     write_scores(scores, args.cityscapes_results / 'cityscapes_scores.json')
     LOGGER.info('official Cityscapes scores: class IoU %.1f %%, iIoU %.1f %%, AP %.1f %%, '
@@ -175,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--max-frames', type=int, default=0)
     parser.add_argument('--mosaics', type=int, default=4)
-    parser.add_argument('--instance-method', default='grid')
+    add_pipeline_arguments(parser)
     parser.add_argument('--cityscapes-results', type=Path, default=None, metavar='DIR',
                         help='also write predictions in the Cityscapes results format to DIR '
                         '(cityscapes class set only) and score them with the official '
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = evaluate_checkpoint(args.checkpoint, args.data_root, args.split, args.out,
                                      args.device, args.batch_size, args.max_frames,
-                                     args.mosaics, args.instance_method)
+                                     args.mosaics, pipeline_config_from_args(args))
         if args.cityscapes_results is not None:
             official = official_cityscapes_scores(args)
             result['cityscapes_official'] = official
