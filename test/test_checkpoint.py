@@ -67,6 +67,8 @@ def test_corrupt_and_truncated_files(tmp_path, tiny_checkpoint):
 
 
 class _Exploit:
+    """Pickles to a shell command: what weights_only loading must refuse."""
+
     def __reduce__(self):
         return (os.system, ('echo pwned > /dev/null',))
 

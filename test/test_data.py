@@ -148,8 +148,10 @@ WIDTH, HEIGHT = 16, 12
 @pytest.fixture
 def cityscapes_root(tmp_path):
     """
-    One 16x12 frame: void top, road bottom, a car (26001), a truck (27001), a person
-    (24000), a car group without instance (26), disparity 10 px with an invalid patch.
+    Write one 16x12 Cityscapes frame.
+
+    Void top, road bottom, a car (26001), a truck (27001), a person (24000), a car group
+    without instance (26), disparity 10 px with an invalid patch.
     """
     labels = np.full((HEIGHT, WIDTH), 7, np.uint8)  # road
     instances = np.full((HEIGHT, WIDTH), 7, np.uint16)

@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip('rclpy')
 pytest.importorskip('rosbags')
 
-from mtl_perception.bag.io import BagError, open_bag, write_bag  # noqa: E402
+from mtl_perception.bag.io import BagError, open_bag, write_bag  # noqa: E402, I100
 from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
 from mtl_perception.core.metrics import ConfusionMatrix  # noqa: E402
 from mtl_perception.core.pipeline import ScenePipeline  # noqa: E402

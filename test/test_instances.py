@@ -50,7 +50,11 @@ def perfect_offsets(gt_ids: np.ndarray) -> np.ndarray:
 
 
 def toy_scene() -> tuple[np.ndarray, np.ndarray]:
-    """A 72 x 96 frame: an object cut in two by a pole, a robot touching a vehicle, a table."""
+    """
+    Return a 72 x 96 frame.
+
+    An object cut in two by a pole, a robot touching a vehicle, a table.
+    """
     semantic = np.ones((72, 96), dtype=np.uint8)  # ground
     gt_ids = np.ones((72, 96), dtype=np.int32)
     semantic[5:25, 5:55] = OBJECT  # cut by the pole at columns 26..33

@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-The node end to end over real Fast DDS: a process running mtl_perception_node, a test-side
-camera at default QoS, and recorders for every output.
+The node end to end over real Fast DDS.
+
+A process running mtl_perception_node, a test-side camera at default QoS, and recorders for
+every output.
 """
 
 import math
@@ -27,12 +29,19 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
 from mtl_perception.ros import conversions  # noqa: E402
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
-from ros_harness import camera_info, isolated_ros_env, Probe, rgb_image, start_node, stop_node  # noqa: E402
+from ros_harness import (  # noqa: E402
+    camera_info,
+    isolated_ros_env,
+    Probe,
+    rgb_image,
+    start_node,
+    stop_node,
+)
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from std_msgs.msg import Float32MultiArray  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402

@@ -24,7 +24,7 @@ import pytest
 pytest.importorskip('rclpy')
 pytest.importorskip('sensor_msgs.msg')
 
-from builtin_interfaces.msg import Time  # noqa: E402
+from builtin_interfaces.msg import Time  # noqa: E402, I100
 import cv2  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 from mtl_perception.ros import conversions  # noqa: E402

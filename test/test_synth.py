@@ -25,7 +25,7 @@ import pytest
 
 pybullet = pytest.importorskip('pybullet')
 
-from mtl_perception.core.synth.camera import (  # noqa: E402
+from mtl_perception.core.synth.camera import (  # noqa: E402, I100
     camera_pose,
     depth_from_buffer,
     PinholeCamera,

@@ -30,9 +30,9 @@ import torch
 
 
 def _config(data: Path, out: Path, **changes) -> TrainConfig:
-    base = dict(data_root=str(data), preset='tiny', width=64, height=48, batch_size=4,
-                epochs=100, max_steps=8, warmup_steps=2, workers=0, out=str(out),
-                checkpoint_every_steps=2, log_every_steps=1, threads=1)
+    base = {'data_root': str(data), 'preset': 'tiny', 'width': 64, 'height': 48,
+            'batch_size': 4, 'epochs': 100, 'max_steps': 8, 'warmup_steps': 2, 'workers': 0,
+            'out': str(out), 'checkpoint_every_steps': 2, 'log_every_steps': 1, 'threads': 1}
     base.update(changes)
     return TrainConfig(**base)
 

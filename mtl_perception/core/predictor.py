@@ -91,8 +91,8 @@ class Predictor:
         if num_threads is not None and self.device.type == 'cpu':
             torch.set_num_threads(num_threads)
         prep = self.checkpoint.preprocessing
-        self.input_size = tuple(input_size) if input_size else (prep.input_width,
-                                                                 prep.input_height)
+        self.input_size = (tuple(input_size) if input_size
+                           else (prep.input_width, prep.input_height))
         if self.input_size[0] % 8 or self.input_size[1] % 8 or min(self.input_size) < 32:
             raise ValueError(f'input size {self.input_size} must be multiples of 8, >= 32')
         self.memory_format = (torch.channels_last if channels_last

@@ -15,11 +15,13 @@
 """
 ``mtl_sim_camera``: a camera driver made of the PyBullet scene renderer.
 
-Publishes ``image`` (rgb8) and ``camera_info`` at a fixed rate from a generated scene seen by a
+Publishes ``image_raw`` (rgb8) and ``camera_info`` at a fixed rate from a generated scene seen by a
 slowly swaying camera, with the QoS a typical driver uses (reliable, keep last 10) and, when
 asked, the exact ground truth (``gt/labels`` mono8, ``gt/depth`` 32FC1 m, ``gt/instances``
 16UC1 in the Cityscapes encoding). It drives the demo and the benchmarks, and lets anyone try
-the perception node in RViz without a camera.
+the perception node in RViz without a camera. The topic names are a real driver's
+(``v4l2_camera``, ``usb_cam``), so under ``__ns:=/camera`` they are the launch file's defaults
+``/camera/image_raw`` and ``/camera/camera_info``.
 """
 
 from __future__ import annotations
@@ -35,10 +37,15 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
+# The relative topic names of a typical camera driver; launch/camera.launch.py's defaults
+# are these under /camera.
+IMAGE_TOPIC = 'image_raw'
+CAMERA_INFO_TOPIC = 'camera_info'
+
 
 def camera_info_message(K: np.ndarray, width: int, height: int,
                         frame_id: str) -> CameraInfo:
-    """CameraInfo of an undistorted pinhole camera with matrix ``K``."""
+    """Build the CameraInfo of an undistorted pinhole camera with matrix ``K``."""
     info = CameraInfo()
     info.header.frame_id = frame_id
     info.width, info.height = int(width), int(height)
@@ -73,8 +80,8 @@ class SyntheticCamera(Node):
         self.frame_id = value('frame_id').value
         self.max_frames = int(value('max_frames').value)
         self.sequence = SceneSequence(int(value('seed').value), self.width, self.height)
-        self.image_pub = self.create_publisher(Image, 'image', 10)
-        self.info_pub = self.create_publisher(CameraInfo, 'camera_info', 10)
+        self.image_pub = self.create_publisher(Image, IMAGE_TOPIC, 10)
+        self.info_pub = self.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, 10)
         self.gt_pubs = {}
         if value('publish_ground_truth').value:
             self.gt_pubs = {name: self.create_publisher(Image, f'gt/{name}', 10)

@@ -153,7 +153,7 @@ def synthetic_frame(width: int = 640, height: int = 480, seed: int = 0, num_obje
 def rendered_frame(width: int, height: int, seed: int, noise_px: float = 1.5,
                    outlier_fraction: float = 0.02) -> Frame:
     """
-    A PyBullet-rendered scene: exact semantics and instances, offsets with the same noise.
+    Render a PyBullet scene: exact semantics and instances, offsets with the same noise.
 
     Real scenes are harder than :func:`synthetic_frame`: thin robot legs, instances split by
     occluders in several places, many small objects and touching instances of one class.

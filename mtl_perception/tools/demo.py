@@ -87,7 +87,7 @@ def run_demo(args: argparse.Namespace, model: Path) -> dict:
     camera_ns, node_ns = '/camera', '/mtl'
     started = time.monotonic()
     process = start_node(node_ns, {'model_path': str(model)}, env,
-                         remaps={'image': f'{camera_ns}/image',
+                         remaps={'image': f'{camera_ns}/image_raw',
                                  'camera_info': f'{camera_ns}/camera_info'})
     rclpy.init(args=['--ros-args', '-r', f'__ns:={camera_ns}',
                      '-p', f'width:={args.width}', '-p', f'height:={args.height}',
@@ -110,7 +110,7 @@ def run_demo(args: argparse.Namespace, model: Path) -> dict:
                f'{node_ns}/instances/points': PointCloud2,
                f'{node_ns}/instances/markers': MarkerArray,
                f'{node_ns}/uncertainty/semantic': Image}
-    inputs = {f'{camera_ns}/image': Image, f'{camera_ns}/camera_info': CameraInfo,
+    inputs = {f'{camera_ns}/image_raw': Image, f'{camera_ns}/camera_info': CameraInfo,
               f'{camera_ns}/gt/labels': Image, f'{camera_ns}/gt/depth': Image,
               f'{camera_ns}/gt/instances': Image}
     recorder = TopicRecorder(recorder_node, {**inputs, **outputs})
@@ -125,7 +125,7 @@ def run_demo(args: argparse.Namespace, model: Path) -> dict:
     executor.add_node(recorder_node)
     try:
         deadline = time.monotonic() + 120.0
-        while camera.count_subscribers(f'{camera_ns}/image') < 2:  # the node and the recorder
+        while camera.count_subscribers(f'{camera_ns}/image_raw') < 2:  # the node and the recorder
             executor.spin_once(timeout_sec=0.1)
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError('the node did not start:\n' + stop_node(process))
@@ -156,8 +156,8 @@ def run_demo(args: argparse.Namespace, model: Path) -> dict:
         'frames_published': len(publish_times), 'frames_processed': len(arrivals),
         'processed_fps': (len(arrivals) - 1) / duration if duration > 0 else 0.0,
         'camera_rate_hz': args.rate_hz,
-        'camera_effective_hz': ((len(publish_times) - 1) / (max(publish_times.values())
-                                                           - min(publish_times.values()))
+        'camera_effective_hz': ((len(publish_times) - 1)
+                                / (max(publish_times.values()) - min(publish_times.values()))
                                 if len(publish_times) > 1 else 0.0),
         'latency_p50_ms': float(np.percentile(latencies, 50)) if latencies else float('nan'),
         'latency_p90_ms': float(np.percentile(latencies, 90)) if latencies else float('nan'),
@@ -216,7 +216,7 @@ def write_mosaics(recorder, camera_ns: str, node_ns: str, model: Path, out: Path
     )
     from mtl_perception.ros.conversions import image_to_numpy, image_to_rgb
 
-    images = _by_stamp(recorder.of_topic(f'{camera_ns}/image'))
+    images = _by_stamp(recorder.of_topic(f'{camera_ns}/image_raw'))
     colour = _by_stamp(recorder.of_topic(f'{node_ns}/semantic/color'))
     instances = _by_stamp(recorder.of_topic(f'{node_ns}/instances/ids'))
     depth = _by_stamp(recorder.of_topic(f'{node_ns}/depth'))

@@ -80,7 +80,7 @@ class FramePaths:
     depth: Path
     camera: Path
 
-    def all(self) -> tuple[Path, ...]:
+    def all(self) -> tuple[Path, ...]:  # noqa: A003 (a method, not the builtin)
         return (self.image, self.label_ids, self.instance_ids, self.disparity, self.depth,
                 self.camera)
 
