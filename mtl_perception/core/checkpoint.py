@@ -23,7 +23,7 @@ input size, canonical focal length), the weights, the learned task sigmas and an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import math
 import os
 from pathlib import Path
@@ -33,7 +33,7 @@ from typing import Any
 import zipfile
 
 from mtl_perception.core.classes import ClassSet
-from mtl_perception.core.config import ModelConfig
+from mtl_perception.core.config import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from mtl_perception.core.model import MultiTaskNet
 import torch
 
@@ -50,8 +50,8 @@ class Preprocessing:
 
     input_width: int = 320
     input_height: int = 240
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, float, float] = IMAGENET_MEAN  # what the first checkpoints used
+    std: tuple[float, float, float] = IMAGENET_STD
     f_canon: float = 1.0  # canonical normalised focal length fx/width, see docs/conventions.md
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,7 +83,8 @@ class Checkpoint:
 
     def build_model(self) -> MultiTaskNet:
         """Rebuild the network; weights that do not fit the config are a CheckpointError."""
-        model = MultiTaskNet(self.model_config)
+        # The weights come from the checkpoint: never read the ImageNet file again here.
+        model = MultiTaskNet(replace(self.model_config, pretrained=False))
         try:
             model.load_state_dict(self.state_dict)
         except RuntimeError as error:

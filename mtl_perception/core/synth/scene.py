@@ -76,7 +76,9 @@ from mtl_perception.core.synth.catalog import (
 )
 import numpy as np
 
-GENERATOR_VERSION = 'mtl_synth/1'
+GENERATOR_VERSION = 'mtl_synth/2'  # 2: textures, wider camera, light and sky ranges
+TEXTURE_COUNT = 32
+"""Procedural textures (plus the ground's own checker) for the ground and the walls."""
 PARK_Z_M = -500.0
 LIFT_M = 0.002  # bodies float 2 mm above what they stand on: no coplanar faces, no z-fighting
 UNKNOWN = 255
@@ -197,6 +199,7 @@ class Placement:
     link_rgba: tuple[tuple[float, float, float, float], ...]  # per visual link
     class_id: int
     instance_id: int  # class * 1000 + index for things, the class id for stuff
+    texture: int = -1  # ground and structure only: index into the renderer's textures, -1 none
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,7 @@ class SceneRenderer:
             self._p.setAdditionalSearchPath(data_path, physicsClientId=self.client)
             with _quiet_c_output():
                 self.pool = self._load_pool()
+                self._textures = self._load_textures()
         except BaseException:
             self.close()
             raise
@@ -305,6 +309,21 @@ class SceneRenderer:
                                           physicsClientId=self.client)
         low, high = self.aabb(uid)
         return low, high
+
+    def _load_textures(self) -> list[int]:
+        """Load the ground's own checker and ``TEXTURE_COUNT`` procedural textures."""
+        import tempfile
+
+        import cv2
+
+        p, client = self._p, self.client
+        ids = [p.loadTexture('checker_blue.png', physicsClientId=client)]
+        with tempfile.TemporaryDirectory(prefix='mtl_textures_') as folder:
+            for index in range(TEXTURE_COUNT):
+                path = os.path.join(folder, f'texture_{index}.png')
+                cv2.imwrite(path, procedural_texture(index)[..., ::-1])
+                ids.append(p.loadTexture(path, physicsClientId=client))
+        return ids
 
     def _park_position(self, index: int) -> list[float]:
         return [3.0 * (index % 10), 3.0 * (index // 10), PARK_Z_M]
@@ -382,7 +401,7 @@ class SceneRenderer:
         ``camera_clearance_m`` keeps every body's footprint clear of a disc around it.
         """
         return _SceneSampler(self.pool, self._by_class, seed, width / height, hfov_deg,
-                             min_distance_m, camera_clearance_m).sample()
+                             min_distance_m, camera_clearance_m, len(self._textures)).sample()
 
     # posing
     def apply(self, scene: Scene) -> None:
@@ -410,9 +429,15 @@ class SceneRenderer:
                                               physicsClientId=client)
                 else:
                     p.resetJointState(body.uid, joint, value[0], physicsClientId=client)
+            texturable = body.class_id in (GROUND, STRUCTURE)
             for link, rgba in zip(body.visual_links, placement.link_rgba):
-                p.changeVisualShape(body.uid, link, rgbaColor=list(rgba),
-                                    physicsClientId=client)
+                if texturable:
+                    texture = self._textures[placement.texture] if placement.texture >= 0 else -1
+                    p.changeVisualShape(body.uid, link, rgbaColor=list(rgba),
+                                        textureUniqueId=texture, physicsClientId=client)
+                else:
+                    p.changeVisualShape(body.uid, link, rgbaColor=list(rgba),
+                                        physicsClientId=client)
         self._applied = scene
 
     # rendering
@@ -510,7 +535,7 @@ class _SceneSampler:
 
     def __init__(self, pool: Sequence[PoolBody], by_class: dict[int, list[int]], seed: int,
                  aspect: float, hfov_deg: float | None, min_distance_m: float,
-                 camera_clearance_m: float) -> None:
+                 camera_clearance_m: float, texture_count: int = 0) -> None:
         self.pool = pool
         self.by_class = by_class
         self.seed = int(seed)
@@ -519,6 +544,7 @@ class _SceneSampler:
         self.fixed_hfov = hfov_deg
         self.min_distance = float(min_distance_m)
         self.clearance = float(camera_clearance_m)
+        self.texture_count = int(texture_count)
         self.footprints: list[_Footprint] = []
         self.placements: list[Placement] = []
         self.next_index: dict[int, int] = {}
@@ -527,25 +553,29 @@ class _SceneSampler:
     def sample(self) -> Scene:
         rng = self.rng
         self.hfov = float(self.fixed_hfov if self.fixed_hfov is not None
-                          else rng.uniform(50.0, 80.0))
+                          else rng.uniform(42.0, 95.0))
         half_h = math.radians(self.hfov) / 2.0
         self.half_v = math.atan(math.tan(half_h) / self.aspect)
         self.half_h = half_h
-        self.height = float(rng.uniform(0.5, 1.9))
-        self.pitch = math.radians(rng.uniform(3.0, 28.0))
+        self.height = float(rng.uniform(0.3, 2.4))
+        self.pitch = math.radians(rng.uniform(0.0, 35.0))
         self.yaw = float(rng.uniform(-math.pi, math.pi))
-        roll = math.radians(float(np.clip(rng.normal(0.0, 1.5), -4.0, 4.0)))
+        roll = math.radians(float(np.clip(rng.normal(0.0, 3.0), -10.0, 10.0)))
         self.xy = rng.uniform(-3.0, 3.0, size=2)
         self.footprints.append(_Footprint(self.xy.copy(), np.full(2, self.clearance), 0.0))
 
-        elevation = math.radians(rng.uniform(25.0, 80.0))
+        elevation = math.radians(rng.uniform(10.0, 85.0))
         azimuth = rng.uniform(-math.pi, math.pi)
         light_direction = (math.cos(elevation) * math.cos(azimuth),
                            math.cos(elevation) * math.sin(azimuth), math.sin(elevation))
-        warm = rng.uniform(-0.1, 0.1)
+        warm = rng.uniform(-0.25, 0.25)
         light_color = (1.0, 1.0 - abs(warm) * 0.5, 1.0 - warm - abs(warm) * 0.5)
-        zenith = np.array([0.25, 0.45, 0.8]) + rng.uniform(-0.12, 0.12, size=3)
-        horizon = np.clip(zenith + rng.uniform(0.2, 0.45), 0.0, 1.0)
+        if rng.random() < 0.3:  # overcast or indoor-like: grey, low contrast
+            zenith = np.full(3, rng.uniform(0.45, 0.9)) + rng.uniform(-0.05, 0.05, size=3)
+            horizon = np.clip(zenith + rng.uniform(-0.1, 0.15), 0.0, 1.0)
+        else:
+            zenith = np.array([0.25, 0.45, 0.8]) + rng.uniform(-0.15, 0.15, size=3)
+            horizon = np.clip(zenith + rng.uniform(0.15, 0.5), 0.0, 1.0)
 
         self._place_ground()
         for _ in range(int(rng.integers(1, 5))):
@@ -572,9 +602,9 @@ class _SceneSampler:
             camera_position=(float(self.xy[0]), float(self.xy[1]), self.height),
             camera_yaw=self.yaw, camera_pitch_down=self.pitch, camera_roll=roll,
             light_direction=light_direction, light_color=light_color,
-            light_ambient=float(rng.uniform(0.45, 0.7)),
-            light_diffuse=float(rng.uniform(0.3, 0.6)),
-            light_specular=float(rng.uniform(0.0, 0.2)),
+            light_ambient=float(rng.uniform(0.3, 0.8)),
+            light_diffuse=float(rng.uniform(0.2, 0.8)),
+            light_specular=float(rng.uniform(0.0, 0.4)),
             sky_horizon_rgb=tuple(float(c) for c in horizon),
             sky_zenith_rgb=tuple(float(c) for c in np.clip(zenith, 0.0, 1.0)),
             placements=tuple(self.placements))
@@ -618,8 +648,8 @@ class _SceneSampler:
     # placement
     def _add(self, index: int, position: np.ndarray, yaw: float, class_id: int,
              footprint: _Footprint | None,
-             link_rgba: tuple[tuple[float, float, float, float], ...] | None = None
-             ) -> Placement:
+             link_rgba: tuple[tuple[float, float, float, float], ...] | None = None,
+             texture: int = -1) -> Placement:
         body = self.pool[index]
         if class_id in THING_CLASSES:
             instance_id = class_id * 1000 + self.next_index.get(class_id, 0)
@@ -630,7 +660,7 @@ class _SceneSampler:
             body=index, position=tuple(float(v) for v in position), yaw=float(yaw),
             joint_values=self._joints(body),
             link_rgba=self._colors(body) if link_rgba is None else link_rgba, class_id=class_id,
-            instance_id=instance_id)
+            instance_id=instance_id, texture=texture)
         self.placements.append(placement)
         self.used.add(index)
         if footprint is not None:
@@ -647,10 +677,12 @@ class _SceneSampler:
     def _place_ground(self) -> None:
         index = self.by_class[GROUND][0]
         rng = self.rng
-        tint = _hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.5), rng.uniform(0.5, 1.0))
+        tint = _hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.6), rng.uniform(0.4, 1.0))
         link_rgba = tuple((*(float(c) for c in tint), 1.0)
                           for _ in self.pool[index].visual_links)
-        self._add(index, np.zeros(3), 0.0, GROUND, None, link_rgba)
+        # Texture 0 is the ground's own checker; the others are procedural.
+        texture = int(rng.integers(0, self.texture_count)) if self.texture_count else -1
+        self._add(index, np.zeros(3), 0.0, GROUND, None, link_rgba, texture)
 
     def _free(self, class_id: int, wall: bool | None = None) -> list[int]:
         return [i for i in self.by_class.get(class_id, ()) if i not in self.used
@@ -691,7 +723,10 @@ class _SceneSampler:
             if not any(footprint.overlaps(other) for other in self.footprints):
                 sink = 0.05 if wall else 0.02  # bottom below the ground: no coplanar faces
                 position = np.array([xy[0], xy[1], -body.local_min[2] - sink])
-                self._add(index, position, yaw, STRUCTURE, footprint)
+                texture = -1
+                if self.texture_count > 1 and rng.random() < 0.6:
+                    texture = int(rng.integers(1, self.texture_count))
+                self._add(index, position, yaw, STRUCTURE, footprint, texture=texture)
                 return
 
     def _place_thing(self, class_id: int) -> Placement | None:
@@ -750,6 +785,46 @@ class _SceneSampler:
             if other is placement:
                 return index + 1
         return len(self.footprints)
+
+
+def procedural_texture(index: int, size: int = 64) -> np.ndarray:
+    """
+    Return texture ``index`` as a (size, size, 3) uint8 RGB image, the same on every machine.
+
+    Checkers, stripes, bricks, tiles, smooth noise and speckle in random colours: surfaces with
+    structure, so that a model cannot take "uniform colour" to mean "ground" or "wall".
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([7331, int(index)]))
+    a = _hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.8), rng.uniform(0.3, 1.0))
+    b = _hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.8), rng.uniform(0.2, 1.0))
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64) / size
+    kind = index % 6
+    if kind == 0:  # checker
+        cells = int(rng.integers(2, 9))
+        mix = ((np.floor(xs * cells) + np.floor(ys * cells)) % 2)
+    elif kind == 1:  # stripes at an angle
+        angle = rng.uniform(0, math.pi)
+        mix = 0.5 + 0.5 * np.sin(2 * math.pi * rng.integers(2, 10)
+                                 * (xs * math.cos(angle) + ys * math.sin(angle)))
+    elif kind == 2:  # bricks: mortar lines, every other row shifted
+        rows = int(rng.integers(3, 9))
+        row = np.floor(ys * rows)
+        shifted = (xs * rows / 2 + 0.5 * (row % 2)) % 1.0
+        mix = ((ys * rows % 1.0) < 0.12) | (shifted < 0.06)
+    elif kind == 3:  # tiles with a grout grid
+        cells = int(rng.integers(2, 7))
+        mix = ((xs * cells % 1.0) < 0.08) | ((ys * cells % 1.0) < 0.08)
+    elif kind == 4:  # smooth noise: random coarse grid, bicubic upsampling
+        import cv2
+
+        coarse = rng.random((int(rng.integers(3, 9)),) * 2)
+        mix = np.clip(cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC), 0, 1)
+    else:  # speckle (gravel, carpet, concrete)
+        mix = rng.random((size, size)) ** rng.uniform(0.5, 2.0)
+    mix = np.asarray(mix, dtype=np.float64)[..., None]
+    image = a * (1.0 - mix) + b * mix
+    image *= rng.uniform(0.9, 1.1, size=(size, size, 1))  # slight grain everywhere
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _hsv_to_rgb(hue: float, saturation: float, value: float) -> np.ndarray:
