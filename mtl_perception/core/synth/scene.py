@@ -42,11 +42,11 @@ coefficients. Shadows stay off: TinyRenderer's shadow map draws acne rather than
 these scales and doubles the render time.
 """
 
+
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 import contextlib
-from dataclasses import dataclass, field
 import math
 import os
 from typing import Any
@@ -66,24 +66,27 @@ from mtl_perception.core.synth.catalog import (
     GROUND_URDF,
     MODELS,
     ModelSpec,
-    OBJECT,
-    PERSON,
-    ROBOT,
     STRUCTURE,
-    TABLE,
     THING_CLASSES,
-    VEHICLE,
 )
+from mtl_perception.core.synth.sampler import SceneSampler
+from mtl_perception.core.synth.scene_types import (  # noqa: F401 - re-exported, the public API
+    Frame,
+    InstanceInfo,
+    JOINT_PRISMATIC,
+    JOINT_REVOLUTE,
+    JOINT_SPHERICAL,
+    Placement,
+    PoolBody,
+    Scene,
+)
+from mtl_perception.core.synth.textures import procedural_texture, TEXTURE_COUNT
 import numpy as np
 
 GENERATOR_VERSION = 'mtl_synth/2'  # 2: textures, wider camera, light and sky ranges
-TEXTURE_COUNT = 32
-"""Procedural textures (plus the ground's own checker) for the ground and the walls."""
 PARK_Z_M = -500.0
-LIFT_M = 0.002  # bodies float 2 mm above what they stand on: no coplanar faces, no z-fighting
 UNKNOWN = 255
 
-_JOINT_REVOLUTE, _JOINT_PRISMATIC, _JOINT_SPHERICAL = 0, 1, 2
 
 
 @contextlib.contextmanager
@@ -142,120 +145,6 @@ def _rpy_quat(roll: float, pitch: float, yaw: float) -> np.ndarray:
     qy = np.array([0.0, math.sin(pitch / 2.0), 0.0, math.cos(pitch / 2.0)])
     return _quat_multiply(_yaw_quat(yaw), _quat_multiply(qy, qx))
 
-
-@dataclass(frozen=True)
-class _Footprint:
-    """An oriented rectangle on the ground: centre (2,), half sizes (2,), yaw."""
-
-    centre: np.ndarray
-    half: np.ndarray
-    yaw: float
-
-    def axes(self) -> np.ndarray:
-        c, s = math.cos(self.yaw), math.sin(self.yaw)
-        return np.array([[c, s], [-s, c]])  # rows: the rectangle's x and y axes
-
-    def overlaps(self, other: _Footprint, margin: float = 0.05) -> bool:
-        """Separating-axis test of two oriented rectangles, grown by ``margin``."""
-        axes_a, axes_b = self.axes(), other.axes()
-        delta = other.centre - self.centre
-        for axis in np.concatenate([axes_a, axes_b]):
-            reach_a = np.abs(axes_a @ axis) @ self.half
-            reach_b = np.abs(axes_b @ axis) @ other.half
-            if abs(delta @ axis) > reach_a + reach_b + margin:
-                return False
-        return True
-
-
-# --- the pool -------------------------------------------------------------------------------
-
-@dataclass
-class PoolBody:
-    """One loaded body of the pool and what placing it needs, measured once at load time."""
-
-    uid: int
-    name: str
-    class_id: int
-    base_quat: np.ndarray  # (4,) x, y, z, w: turns the model z-up
-    local_min: np.ndarray  # (3,) AABB at the origin with the base orientation
-    local_max: np.ndarray  # (3,)
-    joints: tuple[tuple[int, int, float, float], ...]  # (index, type, lower, upper)
-    visual_links: tuple[int, ...]
-    original_rgba: tuple[tuple[float, float, float, float], ...]  # per visual link
-    joint_noise: float = 0.0
-    on_tables: bool = False
-    is_wall: bool = False
-    floor_at_origin: bool = False
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where one pool body goes in a scene, how it is posed and coloured, and its labels."""
-
-    body: int  # index into the pool
-    position: tuple[float, float, float]
-    yaw: float
-    joint_values: tuple[tuple[float, ...], ...]  # per pool joint: (angle,) or a quaternion
-    link_rgba: tuple[tuple[float, float, float, float], ...]  # per visual link
-    class_id: int
-    instance_id: int  # class * 1000 + index for things, the class id for stuff
-    texture: int = -1  # ground and structure only: index into the renderer's textures, -1 none
-
-
-@dataclass(frozen=True)
-class Scene:
-    """Everything random about one scene; sampled from a seed by :meth:`SceneRenderer.sample`."""
-
-    seed: int
-    aspect: float
-    hfov_deg: float
-    camera_position: tuple[float, float, float]
-    camera_yaw: float
-    camera_pitch_down: float
-    camera_roll: float
-    light_direction: tuple[float, float, float]
-    light_color: tuple[float, float, float]
-    light_ambient: float
-    light_diffuse: float
-    light_specular: float
-    sky_horizon_rgb: tuple[float, float, float]
-    sky_zenith_rgb: tuple[float, float, float]
-    placements: tuple[Placement, ...]
-
-    def camera_pose(self) -> np.ndarray:
-        """Return the scene's base camera pose, ``world_from_camera`` (4x4)."""
-        return camera_pose(self.camera_position, self.camera_yaw, self.camera_pitch_down,
-                           self.camera_roll)
-
-
-@dataclass(frozen=True)
-class InstanceInfo:
-    """One thing instance of a frame (visible or not) and its world-frame AABB."""
-
-    instance_id: int
-    class_id: int
-    model: str
-    aabb_min: tuple[float, float, float]
-    aabb_max: tuple[float, float, float]
-    pixels: int
-
-
-@dataclass
-class Frame:
-    """One rendered image with exact ground truth (conventions in docs/conventions.md)."""
-
-    rgb: np.ndarray  # (H, W, 3) uint8
-    semantic: np.ndarray  # (H, W) uint8 SYNTH_CLASSES ids (255 never occurs)
-    instance_ids: np.ndarray  # (H, W) int32: class * 1000 + index for things, class id for stuff
-    depth_m: np.ndarray  # (H, W) float32 z-depth in metres, NaN for sky
-    camera: PinholeCamera
-    world_from_camera: np.ndarray  # (4, 4), optical frame (x right, y down, z forward)
-    instances: tuple[InstanceInfo, ...] = ()
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def K(self) -> np.ndarray:  # noqa: N802 - the usual name of the camera matrix
-        return self.camera.K
 
 
 # --- the renderer ---------------------------------------------------------------------------
@@ -343,7 +232,7 @@ class SceneRenderer:
             joints = []
             for joint in range(p.getNumJoints(uid, physicsClientId=client)):
                 info = p.getJointInfo(uid, joint, physicsClientId=client)
-                if info[2] in (_JOINT_REVOLUTE, _JOINT_PRISMATIC, _JOINT_SPHERICAL):
+                if info[2] in (JOINT_REVOLUTE, JOINT_PRISMATIC, JOINT_SPHERICAL):
                     joints.append((joint, int(info[2]), float(info[8]), float(info[9])))
             links, rgba = [], []
             for shape in p.getVisualShapeData(uid, physicsClientId=client):
@@ -400,7 +289,7 @@ class SceneRenderer:
         ``min_distance_m`` keeps thing bodies at least that far (horizontally) from the camera,
         ``camera_clearance_m`` keeps every body's footprint clear of a disc around it.
         """
-        return _SceneSampler(self.pool, self._by_class, seed, width / height, hfov_deg,
+        return SceneSampler(self.pool, self._by_class, seed, width / height, hfov_deg,
                              min_distance_m, camera_clearance_m, len(self._textures)).sample()
 
     # posing
@@ -424,7 +313,7 @@ class SceneRenderer:
             p.resetBasePositionAndOrientation(body.uid, list(placement.position),
                                               orientation.tolist(), physicsClientId=client)
             for (joint, joint_type, _, _), value in zip(body.joints, placement.joint_values):
-                if joint_type == _JOINT_SPHERICAL:
+                if joint_type == JOINT_SPHERICAL:
                     p.resetJointStateMultiDof(body.uid, joint, targetValue=list(value),
                                               physicsClientId=client)
                 else:
@@ -526,316 +415,6 @@ def _sky_colors(scene: Scene, camera: PinholeCamera, pose: np.ndarray) -> np.nda
     zenith = np.asarray(scene.sky_zenith_rgb)
     sky = horizon + (zenith - horizon) * elevation[..., None]
     return np.clip(sky * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
-# --- scene sampling -------------------------------------------------------------------------
-
-class _SceneSampler:
-    """Draws one :class:`Scene`: camera first, then stuff, then things placed in view."""
-
-    def __init__(self, pool: Sequence[PoolBody], by_class: dict[int, list[int]], seed: int,
-                 aspect: float, hfov_deg: float | None, min_distance_m: float,
-                 camera_clearance_m: float, texture_count: int = 0) -> None:
-        self.pool = pool
-        self.by_class = by_class
-        self.seed = int(seed)
-        self.rng = np.random.default_rng(np.random.SeedSequence(self.seed))
-        self.aspect = float(aspect)
-        self.fixed_hfov = hfov_deg
-        self.min_distance = float(min_distance_m)
-        self.clearance = float(camera_clearance_m)
-        self.texture_count = int(texture_count)
-        self.footprints: list[_Footprint] = []
-        self.placements: list[Placement] = []
-        self.next_index: dict[int, int] = {}
-        self.used: set[int] = set()
-
-    def sample(self) -> Scene:
-        rng = self.rng
-        self.hfov = float(self.fixed_hfov if self.fixed_hfov is not None
-                          else rng.uniform(42.0, 95.0))
-        half_h = math.radians(self.hfov) / 2.0
-        self.half_v = math.atan(math.tan(half_h) / self.aspect)
-        self.half_h = half_h
-        self.height = float(rng.uniform(0.3, 2.4))
-        self.pitch = math.radians(rng.uniform(0.0, 35.0))
-        self.yaw = float(rng.uniform(-math.pi, math.pi))
-        roll = math.radians(float(np.clip(rng.normal(0.0, 3.0), -10.0, 10.0)))
-        self.xy = rng.uniform(-3.0, 3.0, size=2)
-        self.footprints.append(_Footprint(self.xy.copy(), np.full(2, self.clearance), 0.0))
-
-        elevation = math.radians(rng.uniform(10.0, 85.0))
-        azimuth = rng.uniform(-math.pi, math.pi)
-        light_direction = (math.cos(elevation) * math.cos(azimuth),
-                           math.cos(elevation) * math.sin(azimuth), math.sin(elevation))
-        warm = rng.uniform(-0.25, 0.25)
-        light_color = (1.0, 1.0 - abs(warm) * 0.5, 1.0 - warm - abs(warm) * 0.5)
-        if rng.random() < 0.3:  # overcast or indoor-like: grey, low contrast
-            zenith = np.full(3, rng.uniform(0.45, 0.9)) + rng.uniform(-0.05, 0.05, size=3)
-            horizon = np.clip(zenith + rng.uniform(-0.1, 0.15), 0.0, 1.0)
-        else:
-            zenith = np.array([0.25, 0.45, 0.8]) + rng.uniform(-0.15, 0.15, size=3)
-            horizon = np.clip(zenith + rng.uniform(0.15, 0.5), 0.0, 1.0)
-
-        self._place_ground()
-        for _ in range(int(rng.integers(1, 5))):
-            self._place_box(wall=True)
-        for _ in range(int(rng.integers(0, 4))):
-            self._place_box(wall=False)
-        counts = {TABLE: int(rng.integers(0, 3)), ROBOT: int(rng.integers(0, 4)),
-                  VEHICLE: int(rng.integers(0, 3)), PERSON: int(rng.integers(0, 3)),
-                  OBJECT: int(rng.integers(1, 6))}
-        shortfall = 3 - sum(counts.values())
-        if shortfall > 0:
-            counts[OBJECT] += shortfall
-        tables = [self._place_thing(TABLE) for _ in range(counts[TABLE])]
-        for table in tables:
-            if table is not None:
-                for _ in range(int(rng.integers(0, 4))):
-                    self._place_on_table(table)
-        for class_id in (ROBOT, VEHICLE, PERSON, OBJECT):
-            for _ in range(counts[class_id]):
-                self._place_thing(class_id)
-
-        return Scene(
-            seed=self.seed, aspect=self.aspect, hfov_deg=self.hfov,
-            camera_position=(float(self.xy[0]), float(self.xy[1]), self.height),
-            camera_yaw=self.yaw, camera_pitch_down=self.pitch, camera_roll=roll,
-            light_direction=light_direction, light_color=light_color,
-            light_ambient=float(rng.uniform(0.3, 0.8)),
-            light_diffuse=float(rng.uniform(0.2, 0.8)),
-            light_specular=float(rng.uniform(0.0, 0.4)),
-            sky_horizon_rgb=tuple(float(c) for c in horizon),
-            sky_zenith_rgb=tuple(float(c) for c in np.clip(zenith, 0.0, 1.0)),
-            placements=tuple(self.placements))
-
-    # colours and joints
-    def _colors(self, body: PoolBody) -> tuple[tuple[float, float, float, float], ...]:
-        rng = self.rng
-        mode = rng.random()
-        base = _hsv_to_rgb(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.35, 1.0))
-        colors = []
-        for original in body.original_rgba:
-            if mode < 0.35:  # one colour, shaded per link
-                rgb = base * rng.uniform(0.75, 1.0)
-            elif mode < 0.7:  # the model's own colours, tinted
-                rgb = np.asarray(original[:3]) * (0.6 + 0.4 * base)
-            else:  # every link its own colour
-                rgb = _hsv_to_rgb(rng.random(), rng.uniform(0.1, 0.9), rng.uniform(0.3, 1.0))
-            colors.append((*(float(c) for c in np.clip(rgb, 0.0, 1.0)), 1.0))
-        return tuple(colors)
-
-    def _joints(self, body: PoolBody) -> tuple[tuple[float, ...], ...]:
-        rng = self.rng
-        values = []
-        for _, joint_type, lower, upper in body.joints:
-            noise = body.joint_noise
-            if joint_type == _JOINT_SPHERICAL:
-                axis = rng.normal(size=3)
-                axis /= max(np.linalg.norm(axis), 1e-9)
-                angle = rng.uniform(0.0, noise * math.pi)
-                values.append((*(axis * math.sin(angle / 2.0)), math.cos(angle / 2.0)))
-            elif noise <= 0.0:
-                values.append((0.0,))
-            elif upper > lower:  # around the URDF's zero pose (the middle bends knees 90 deg)
-                rest = min(max(0.0, lower), upper)
-                value = rest + noise * rng.uniform(-0.5, 0.5) * (upper - lower)
-                values.append((min(max(value, lower), upper),))
-            else:  # continuous joint (wheels)
-                values.append((noise * rng.uniform(-math.pi, math.pi),))
-        return tuple(values)
-
-    # placement
-    def _add(self, index: int, position: np.ndarray, yaw: float, class_id: int,
-             footprint: _Footprint | None,
-             link_rgba: tuple[tuple[float, float, float, float], ...] | None = None,
-             texture: int = -1) -> Placement:
-        body = self.pool[index]
-        if class_id in THING_CLASSES:
-            instance_id = class_id * 1000 + self.next_index.get(class_id, 0)
-            self.next_index[class_id] = self.next_index.get(class_id, 0) + 1
-        else:
-            instance_id = class_id
-        placement = Placement(
-            body=index, position=tuple(float(v) for v in position), yaw=float(yaw),
-            joint_values=self._joints(body),
-            link_rgba=self._colors(body) if link_rgba is None else link_rgba, class_id=class_id,
-            instance_id=instance_id, texture=texture)
-        self.placements.append(placement)
-        self.used.add(index)
-        if footprint is not None:
-            self.footprints.append(footprint)
-        return placement
-
-    def _footprint(self, body: PoolBody, xy: np.ndarray, yaw: float) -> _Footprint:
-        centre_local = 0.5 * (body.local_min[:2] + body.local_max[:2])
-        c, s = math.cos(yaw), math.sin(yaw)
-        centre = xy + np.array([c * centre_local[0] - s * centre_local[1],
-                                s * centre_local[0] + c * centre_local[1]])
-        return _Footprint(centre, 0.5 * (body.local_max[:2] - body.local_min[:2]), yaw)
-
-    def _place_ground(self) -> None:
-        index = self.by_class[GROUND][0]
-        rng = self.rng
-        tint = _hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.6), rng.uniform(0.4, 1.0))
-        link_rgba = tuple((*(float(c) for c in tint), 1.0)
-                          for _ in self.pool[index].visual_links)
-        # Texture 0 is the ground's own checker; the others are procedural.
-        texture = int(rng.integers(0, self.texture_count)) if self.texture_count else -1
-        self._add(index, np.zeros(3), 0.0, GROUND, None, link_rgba, texture)
-
-    def _free(self, class_id: int, wall: bool | None = None) -> list[int]:
-        return [i for i in self.by_class.get(class_id, ()) if i not in self.used
-                and (wall is None or self.pool[i].is_wall == wall)]
-
-    def _in_view_ground_point(self, r_min: float, r_max: float,
-                              spread: float = 0.85) -> tuple[np.ndarray, float]:
-        """Return a ground point (x, y) that the base camera sees, and its bearing."""
-        rng = self.rng
-        bearing = rng.uniform(-1.0, 1.0) * self.half_h * spread
-        lowest = math.atan2(self.height, r_max)
-        highest = math.atan2(self.height, r_min)
-        depression = rng.uniform(self.pitch - spread * self.half_v,
-                                 self.pitch + spread * self.half_v)
-        depression = min(max(depression, lowest), highest)
-        distance = self.height / math.tan(depression) / max(math.cos(bearing), 0.3)
-        heading = self.yaw + bearing
-        return self.xy + distance * np.array([math.cos(heading), math.sin(heading)]), heading
-
-    def _place_box(self, wall: bool) -> None:
-        rng = self.rng
-        free = self._free(STRUCTURE, wall)
-        if not free:
-            return
-        index = int(rng.choice(free))
-        body = self.pool[index]
-        for _ in range(20):
-            if wall:
-                bearing = rng.uniform(-1.2, 1.2) * self.half_h
-                distance = rng.uniform(6.0, 22.0)
-                heading = self.yaw + bearing
-                xy = self.xy + distance * np.array([math.cos(heading), math.sin(heading)])
-                yaw = heading + math.pi / 2.0 + rng.uniform(-0.5, 0.5)
-            else:
-                xy, heading = self._in_view_ground_point(2.0, 15.0)
-                yaw = rng.uniform(-math.pi, math.pi)
-            footprint = self._footprint(body, xy, yaw)
-            if not any(footprint.overlaps(other) for other in self.footprints):
-                sink = 0.05 if wall else 0.02  # bottom below the ground: no coplanar faces
-                position = np.array([xy[0], xy[1], -body.local_min[2] - sink])
-                texture = -1
-                if self.texture_count > 1 and rng.random() < 0.6:
-                    texture = int(rng.integers(1, self.texture_count))
-                self._add(index, position, yaw, STRUCTURE, footprint, texture=texture)
-                return
-
-    def _place_thing(self, class_id: int) -> Placement | None:
-        rng = self.rng
-        free = self._free(class_id)
-        if not free:
-            return None
-        index = int(rng.choice(free))
-        body = self.pool[index]
-        r_max = 5.0 if class_id == OBJECT else 12.0
-        for _ in range(20):
-            xy, heading = self._in_view_ground_point(self.min_distance, r_max)
-            yaw = rng.uniform(-math.pi, math.pi)
-            footprint = self._footprint(body, xy, yaw)
-            if not any(footprint.overlaps(other) for other in self.footprints):
-                position = np.array([xy[0], xy[1], -body.local_min[2] + LIFT_M])
-                return self._add(index, position, yaw, class_id, footprint)
-        return None
-
-    def _place_on_table(self, table: Placement) -> None:
-        rng = self.rng
-        free = [i for i in self._free(OBJECT) if self.pool[i].on_tables]
-        if not free:
-            return
-        index = int(rng.choice(free))
-        body = self.pool[index]
-        table_body = self.pool[table.body]
-        top_z = table.position[2] + table_body.local_max[2]
-        half_object = 0.5 * np.max(body.local_max[:2] - body.local_min[:2])
-        low = table_body.local_min[:2] + half_object
-        high = table_body.local_max[:2] - half_object
-        if np.any(high <= low):
-            return
-        c, s = math.cos(table.yaw), math.sin(table.yaw)
-        for _ in range(10):
-            local = rng.uniform(low, high)
-            xy = np.array(table.position[:2]) + np.array([c * local[0] - s * local[1],
-                                                          s * local[0] + c * local[1]])
-            yaw = rng.uniform(-math.pi, math.pi)
-            footprint = self._footprint(body, xy, yaw)
-            # Only objects placed after the table can be in the way; the table itself is below.
-            others = self.footprints[self._footprints_after(table):]
-            if not any(footprint.overlaps(other, margin=0.01) for other in others):
-                position = np.array([xy[0], xy[1], top_z - body.local_min[2] + LIFT_M])
-                self._add(index, position, yaw, OBJECT, footprint)
-                return
-
-    def _footprints_after(self, placement: Placement) -> int:
-        """
-        Index of the first footprint added after ``placement``'s own.
-
-        ``footprints[0]`` is the camera's disc and every placement but the ground (placement 0)
-        adds one footprint, so placement k owns footprint k.
-        """
-        for index, other in enumerate(self.placements):
-            if other is placement:
-                return index + 1
-        return len(self.footprints)
-
-
-def procedural_texture(index: int, size: int = 64) -> np.ndarray:
-    """
-    Return texture ``index`` as a (size, size, 3) uint8 RGB image, the same on every machine.
-
-    Checkers, stripes, bricks, tiles, smooth noise and speckle in random colours: surfaces with
-    structure, so that a model cannot take "uniform colour" to mean "ground" or "wall".
-    """
-    rng = np.random.default_rng(np.random.SeedSequence([7331, int(index)]))
-    a = _hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.8), rng.uniform(0.3, 1.0))
-    b = _hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.8), rng.uniform(0.2, 1.0))
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64) / size
-    kind = index % 6
-    if kind == 0:  # checker
-        cells = int(rng.integers(2, 9))
-        mix = ((np.floor(xs * cells) + np.floor(ys * cells)) % 2)
-    elif kind == 1:  # stripes at an angle
-        angle = rng.uniform(0, math.pi)
-        mix = 0.5 + 0.5 * np.sin(2 * math.pi * rng.integers(2, 10)
-                                 * (xs * math.cos(angle) + ys * math.sin(angle)))
-    elif kind == 2:  # bricks: mortar lines, every other row shifted
-        rows = int(rng.integers(3, 9))
-        row = np.floor(ys * rows)
-        shifted = (xs * rows / 2 + 0.5 * (row % 2)) % 1.0
-        mix = ((ys * rows % 1.0) < 0.12) | (shifted < 0.06)
-    elif kind == 3:  # tiles with a grout grid
-        cells = int(rng.integers(2, 7))
-        mix = ((xs * cells % 1.0) < 0.08) | ((ys * cells % 1.0) < 0.08)
-    elif kind == 4:  # smooth noise: random coarse grid, bicubic upsampling
-        import cv2
-
-        coarse = rng.random((int(rng.integers(3, 9)),) * 2)
-        mix = np.clip(cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC), 0, 1)
-    else:  # speckle (gravel, carpet, concrete)
-        mix = rng.random((size, size)) ** rng.uniform(0.5, 2.0)
-    mix = np.asarray(mix, dtype=np.float64)[..., None]
-    image = a * (1.0 - mix) + b * mix
-    image *= rng.uniform(0.9, 1.1, size=(size, size, 1))  # slight grain everywhere
-    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
-def _hsv_to_rgb(hue: float, saturation: float, value: float) -> np.ndarray:
-    """Return an RGB triple in [0, 1] (vectorisation is not needed for one colour)."""
-    sector = int(hue * 6.0) % 6
-    fraction = hue * 6.0 - math.floor(hue * 6.0)
-    p_ = value * (1.0 - saturation)
-    q_ = value * (1.0 - fraction * saturation)
-    t_ = value * (1.0 - (1.0 - fraction) * saturation)
-    return np.array([(value, t_, p_), (q_, value, p_), (p_, value, t_), (p_, q_, value),
-                     (t_, p_, value), (value, p_, q_)][sector])
 
 
 # --- per-process convenience ----------------------------------------------------------------
