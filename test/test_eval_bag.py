@@ -179,3 +179,22 @@ def test_live_replay_into_the_node_over_dds(drive, model, tmp_path):
         reader.close()
     sent = {(int(s), round((s - int(s)) * 1e9)) for s in (1.0 + i / 5.0 for i in range(5))}
     assert stamps and stamps <= sent
+
+
+@pytest.mark.parametrize('metadata', [
+    'rosbag2_bagfile_information: [unclosed\n',  # not YAML
+    '',  # empty
+    'rosbag2_bagfile_information:\n  version: abc\n',  # YAML, but not rosbag2 metadata
+])
+def test_corrupt_metadata_is_the_error_not_a_cut_file(drive, model, tmp_path, caplog, metadata):
+    """A corrupt metadata.yaml beside an intact MCAP file: the real error and exit code 2."""
+    import shutil
+
+    bag = tmp_path / 'bad_metadata'
+    shutil.copytree(drive['mcap'], bag)
+    (bag / 'metadata.yaml').write_text(metadata)
+    code = main([str(bag), '--out', str(tmp_path / 'o'), '--model', str(model),
+                 '--device', 'cpu', '--no-output-bag'])
+    assert code == 2, caplog.text
+    assert 'metadata.yaml' in caplog.text and 'cut short' not in caplog.text
+    assert not (tmp_path / 'o' / 'report.md').exists()

@@ -217,8 +217,48 @@ class TruncatedMcapReader:
         pass
 
 
+# What rosbags says about a metadata.yaml it cannot use (as opposed to a damaged data file).
+_METADATA_ERRORS = ('Invalid bag metadata', 'Could not load YAML')
+
+
+def metadata_problem(path: str | Path) -> str:
+    """
+    Return what is wrong with a bag folder's ``metadata.yaml``, or '' when it reads.
+
+    A corrupt metadata file is not a recording cut short: reading the MCAP data front to back
+    would hide the real error, so :func:`open_bag_lenient` asks this first.
+    """
+    import yaml
+
+    metadata = Path(path) / 'metadata.yaml'
+    if not metadata.is_file():
+        return ''
+    try:
+        content = yaml.safe_load(metadata.read_text(encoding='utf-8'))
+    except (OSError, UnicodeDecodeError) as error:
+        return f'{metadata} cannot be read: {error}'
+    except yaml.YAMLError as error:
+        mark = getattr(error, 'problem_mark', None)
+        where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
+        return f'{metadata} is not valid YAML{where}: {getattr(error, "problem", error)}'
+    information = content.get('rosbag2_bagfile_information') if isinstance(
+        content, dict) else None
+    if not isinstance(information, dict):
+        return f'{metadata} has no rosbag2_bagfile_information mapping: it is not rosbag2 metadata'
+    missing = [key for key in ('version', 'storage_identifier', 'relative_file_paths',
+                               'topics_with_message_count') if key not in information]
+    if missing:
+        return f'{metadata} lacks {", ".join(missing)} in rosbag2_bagfile_information'
+    return ''
+
+
 def open_bag_lenient(path: str | Path) -> Any:
-    """:func:`open_bag`, falling back to :class:`TruncatedMcapReader` for a cut MCAP file."""
+    """
+    :func:`open_bag`, falling back to :class:`TruncatedMcapReader` for a cut MCAP file.
+
+    Only the data file may be cut: a folder whose metadata.yaml is corrupt stays an error
+    that names the metadata problem.
+    """
     try:
         return open_bag(path)
     except BagError as error:
@@ -226,6 +266,12 @@ def open_bag_lenient(path: str | Path) -> Any:
         is_mcap = path.suffix == '.mcap' or (path.is_dir() and any(path.glob('*.mcap')))
         if not is_mcap:
             raise
+        problem = metadata_problem(path) if path.is_dir() else ''
+        if not problem and any(words in str(error) for words in _METADATA_ERRORS):
+            problem = str(error).removeprefix(f'cannot open bag {path}: ')
+        if problem:
+            problem = ' '.join(problem.split())  # YAML errors span lines
+            raise BagError(f'cannot open bag {path}: {problem}') from None
         try:
             reader = TruncatedMcapReader(path)
         except (BagError, ImportError):
