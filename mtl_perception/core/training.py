@@ -54,7 +54,7 @@ class MultiTaskTrainModule(nn.Module):
 def build_optimizer(module: MultiTaskTrainModule, lr: float, weight_decay: float,
                     log_variance_lr: float | None, log_variance_weight_decay: float = 0.0,
                     encoder_lr_scale: float = 1.0) -> torch.optim.Optimizer:
-    """AdamW with three groups: weights (decayed), norms/biases (not), log-variances (own)."""
+    """Build AdamW: weights (decayed), norms/biases (not), encoder, log-variances (own lr)."""
     pretrained = {id(p) for p in module.model.encoder_parameters()}
     buckets: dict[tuple[bool, bool], list[nn.Parameter]] = {
         (False, True): [], (False, False): [], (True, True): [], (True, False): []}

@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``mtl_evaluate``: the paper's metrics of a checkpoint on a data split, plus pictures.
 
@@ -24,7 +38,8 @@ from mtl_perception.core.pipeline import (
     pipeline_config_from_args,
     PipelineConfig,
 )
-from mtl_perception.core.predictor import resolve_device
+from mtl_perception.core.predictor import Predictor, resolve_device
+from mtl_perception.core.real_stereo import evaluate_real_stereo
 from mtl_perception.core.visualize import (
     colorize_instances,
     colorize_inverse_depth,
@@ -179,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
     parser = argparse.ArgumentParser(prog='mtl_evaluate', description=__doc__.split('\n\n')[0])
     parser.add_argument('checkpoint', help='model .pt written by mtl_train')
-    parser.add_argument('--data-root', required=True, help='Cityscapes-layout data folder')
+    parser.add_argument('--data-root', default=None,
+                        help='Cityscapes-layout data folder (needed unless --real-stereo alone)')
     parser.add_argument('--split', default='val')
     parser.add_argument('--out', type=Path, default=None, help='folder for json, md and PNGs')
     parser.add_argument('--device', default='auto')
@@ -191,26 +207,62 @@ def main(argv: list[str] | None = None) -> int:
                         help='also write predictions in the Cityscapes results format to DIR '
                         '(cityscapes class set only) and score them with the official '
                         'cityscapesScripts evaluators (pip install cityscapesScripts)')
+    parser.add_argument('--real-stereo', action='store_true',
+                        help='score depth on real photos with ground-truth disparity that ship '
+                        'in installed packages (Middlebury 2014 Motorcycle in scikit-image): '
+                        'Spearman and scale-invariant log error, beside the "lower rows are '
+                        'nearer" prior; writes real_stereo.json and a picture to --out')
     parser.add_argument('--store-in-checkpoint', action='store_true',
                         help='also store the metrics in the checkpoint under the split name')
     args = parser.parse_args(argv)
+    if args.data_root is None and not args.real_stereo:
+        parser.error('give --data-root DIR (a Cityscapes-layout data set), --real-stereo, '
+                     'or both')
+    result: dict | None = None
+    real: dict | None = None
     try:
-        result = evaluate_checkpoint(args.checkpoint, args.data_root, args.split, args.out,
-                                     args.device, args.batch_size, args.max_frames,
-                                     args.mosaics, pipeline_config_from_args(args))
-        if args.cityscapes_results is not None:
-            official = official_cityscapes_scores(args)
-            result['cityscapes_official'] = official
+        if args.data_root is not None:
+            result = evaluate_checkpoint(args.checkpoint, args.data_root, args.split, args.out,
+                                         args.device, args.batch_size, args.max_frames,
+                                         args.mosaics, pipeline_config_from_args(args))
+            if args.cityscapes_results is not None:
+                official = official_cityscapes_scores(args)
+                result['cityscapes_official'] = official
+        if args.real_stereo:
+            real = real_stereo_report(args.checkpoint, args.device, args.out)
     except (CheckpointError, FileNotFoundError, ValueError, ImportError, RuntimeError) as error:
         LOGGER.error('%s', error)
         return 2
-    LOGGER.info('\n%s', metrics_table(result, tuple(result.get('semantic_iou_per_class', {}))))
+    if result is not None:
+        LOGGER.info('\n%s', metrics_table(result,
+                                          tuple(result.get('semantic_iou_per_class', {}))))
     if args.store_in_checkpoint:
         checkpoint = load_checkpoint(args.checkpoint)
-        checkpoint.metrics[args.split] = {k: v for k, v in result.items() if k != 'checkpoint'}
+        if result is not None:
+            checkpoint.metrics[args.split] = {k: v for k, v in result.items()
+                                              if k != 'checkpoint'}
+        if real is not None:
+            checkpoint.metrics['real_stereo'] = {
+                name: {k: v for k, v in entry.items() if k != 'figure'}
+                for name, entry in real.items()}
         save_checkpoint(checkpoint, args.checkpoint)
-        LOGGER.info('stored the %s metrics in %s', args.split, args.checkpoint)
+        LOGGER.info('stored the metrics in %s', args.checkpoint)
     return 0
+
+
+def real_stereo_report(checkpoint: str, device: str, out: Path | None) -> dict:
+    """Score the model's depth on the shipped real photos; log a table, write JSON + PNG."""
+    predictor = Predictor(checkpoint, device=device)
+    results = evaluate_real_stereo(predictor, out_dir=out)
+    for name, entry in results.items():
+        model, prior = entry['model'], entry['row_prior']
+        LOGGER.info('%s: Spearman(inverse depth, disparity) %.3f (row prior %.3f), '
+                    'scale-invariant log error %.3f (row prior %.3f)', name, model['spearman'],
+                    prior['spearman'], model['silog'], prior['silog'])
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / 'real_stereo.json').write_text(json.dumps(results, indent=2) + '\n')
+    return results
 
 
 if __name__ == '__main__':

@@ -515,8 +515,8 @@ def run(config: TrainConfig) -> Path:
         if state['batch_in_epoch'] >= per_epoch:
             state['epoch'] += 1
             state['batch_in_epoch'] = 0
-        last = state['epoch'] >= config.epochs or (config.max_steps
-                                                  and state['step'] >= config.max_steps)
+        last = state['epoch'] >= config.epochs or bool(
+            config.max_steps and state['step'] >= config.max_steps)
         if val_set is not None and is_main(rank) and (
                 last or state['epoch'] % config.eval_every_epochs == 0):
             metrics = evaluate(module.model, val_set, class_set.names, device,

@@ -188,6 +188,8 @@ class RandomCrop:
 
 
 class RandomHorizontalFlip:
+    """Mirror image and labels left-right with a probability (offsets are derived after)."""
+
     def __init__(self, probability: float = 0.5) -> None:
         self.probability = float(probability)
 

@@ -88,7 +88,6 @@ PARK_Z_M = -500.0
 UNKNOWN = 255
 
 
-
 @contextlib.contextmanager
 def _quiet_c_output() -> Iterator[None]:
     """Silence file descriptors 1 and 2 while PyBullet's C++ loader prints its warnings."""
@@ -144,7 +143,6 @@ def _rpy_quat(roll: float, pitch: float, yaw: float) -> np.ndarray:
     qx = np.array([math.sin(roll / 2.0), 0.0, 0.0, math.cos(roll / 2.0)])
     qy = np.array([0.0, math.sin(pitch / 2.0), 0.0, math.cos(pitch / 2.0)])
     return _quat_multiply(_yaw_quat(yaw), _quat_multiply(qy, qx))
-
 
 
 # --- the renderer ---------------------------------------------------------------------------
@@ -290,7 +288,7 @@ class SceneRenderer:
         ``camera_clearance_m`` keeps every body's footprint clear of a disc around it.
         """
         return SceneSampler(self.pool, self._by_class, seed, width / height, hfov_deg,
-                             min_distance_m, camera_clearance_m, len(self._textures)).sample()
+                            min_distance_m, camera_clearance_m, len(self._textures)).sample()
 
     # posing
     def apply(self, scene: Scene) -> None:
