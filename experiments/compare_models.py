@@ -24,8 +24,8 @@ For every model it runs the project's own commands and reads their JSON:
 
 Usage::
 
-    python experiments/compare_models.py --model old=/tmp/old_default.pt \\
-        --model new=models/default.pt --split data/synth2:test --split data/synth1:test \\
+    python experiments/compare_models.py --model old=/tmp/old_default.pt
+        --model new=models/default.pt --split data/synth2:test --split data/synth1:test
         --bags data/bags/v1_s77 data/bags/v1_s78 --out runs/compare --write docs/compare.md
 """
 
