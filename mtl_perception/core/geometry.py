@@ -46,6 +46,8 @@ same points.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 DEFAULT_MIN_INVERSE_DEPTH = 1e-3
@@ -163,6 +165,51 @@ def backproject(depth_m: np.ndarray, camera_matrix: np.ndarray, max_range_m: flo
         points[..., 0] -= z * (np.float32(skew / fx) * ray_y)
     points[..., 1] = z * ray_y
     points[..., 2] = z
+    return points
+
+
+@functools.lru_cache(maxsize=8)
+def _rays(K_bytes: bytes, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    K = np.frombuffer(K_bytes, dtype=np.float64).reshape(3, 3)
+    ray_x = ((np.arange(width) - K[0, 2]) / K[0, 0]).astype(np.float32)  # (W,)
+    ray_y = ((np.arange(height) - K[1, 2]) / K[1, 1]).astype(np.float32)  # (H,)
+    ray_x.flags.writeable = ray_y.flags.writeable = False
+    return ray_x, ray_y
+
+
+def pixel_rays(camera_matrix: np.ndarray, width: int, height: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Return ``(u - cx) / fx`` per column (W,) and ``(v - cy) / fy`` per row (H,), float32.
+
+    Cached per (K, size): a camera's CameraInfo rarely changes, so the tables are built once
+    per camera, not once per frame. The arrays are read-only.
+    """
+    K = np.ascontiguousarray(camera_matrix, dtype=np.float64)
+    if K.shape != (3, 3) or not K[0, 0] > 0 or not K[1, 1] > 0:
+        raise ValueError(f'K must be a 3x3 pinhole matrix with positive focal lengths, got {K}')
+    return _rays(K.tobytes(), int(width), int(height))
+
+
+def backproject_pixels(rows: np.ndarray, columns: np.ndarray, depth_m: np.ndarray,
+                       camera_matrix: np.ndarray, width: int, height: int) -> np.ndarray:
+    """
+    Return (N, 3) float32 optical-frame points of the pixels (``rows``, ``columns``).
+
+    ``depth_m`` (N,) is their z-depth; the formula is :func:`backproject`'s, applied to the
+    chosen pixels only (a cloud keeps a few percent of a frame's pixels). ``width`` and
+    ``height`` are the image's, for the cached ray tables.
+    """
+    K = np.asarray(camera_matrix, dtype=np.float64)
+    ray_x, ray_y = pixel_rays(K, width, height)
+    z = np.asarray(depth_m, dtype=np.float32)
+    points = np.empty((z.shape[0], 3), dtype=np.float32)
+    along_y = ray_y[rows]
+    points[:, 0] = z * ray_x[columns]
+    if K[0, 1] != 0.0:
+        points[:, 0] -= z * (np.float32(K[0, 1] / K[0, 0]) * along_y)
+    points[:, 1] = z * along_y
+    points[:, 2] = z
     return points
 
 

@@ -40,10 +40,14 @@ DeepLab's centre heatmap):
    at most ``max_distance_px``, and drop instances smaller than ``min_pixels``.
 
 Every step is a scatter-add, a pooling or a distance to a few peaks: linear in the number of
-pixels, with no (pixels x pixels) work. Votes of different classes never merge, because each
-class has its own histogram and pixels only join peaks of their own class. The code is torch,
-so with tensors on a GPU it runs there unchanged; on this CPU a 640x480 frame takes a few
-milliseconds (``docs/benchmarks.md``).
+pixels, with no (pixels x pixels) and no (pixels x peaks) work: suppression is a few rounds of
+a (peaks x peaks) product, and assignment compares each vote with the three peaks nearest to
+its grid cell, found once per occupied cell (exact, see ``_assign_nearest``). Votes of
+different classes never merge, because each class has its own histogram and pixels only join
+peaks of their own class. The code is torch, so with tensors on a GPU it runs there
+unchanged. The pipeline clusters at the network's resolution (all thresholds in network
+pixels) and upsamples the id image, so the instances do not depend on the camera's or the
+published image's size (``docs/benchmarks.md`` has the timings).
 
 What it gives up: two instances of one class whose centres are closer than ``nms_radius_px``
 become one. OPTICS would separate them only if their vote clouds were tighter than their
@@ -91,7 +95,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
     'inlier_radius_px': 8.0,  # radius for the confidence and the centroid
 }
 
-_ASSIGN_CHUNK = 1 << 16  # pixels per distance block: 65536 x K floats stays small
 
 
 @dataclass
@@ -157,6 +160,22 @@ class InstanceTensors:
     centroids_px: torch.Tensor  # (N, 2) float32
     confidence: torch.Tensor  # (N,) float32
 
+    def summary(self) -> dict[str, torch.Tensor]:
+        """Return the per-instance tensors (everything but the id image), keyed by field."""
+        return {'class_ids': self.class_ids, 'pixel_counts': self.pixel_counts,
+                'centroids_px': self.centroids_px, 'confidence': self.confidence}
+
+    @classmethod
+    def from_result(cls, result: InstanceResult, device: torch.device) -> InstanceTensors:
+        """Return a host :class:`InstanceResult` as tensors on ``device``."""
+        return cls(instance_ids=torch.from_numpy(np.ascontiguousarray(result.instance_ids,
+                                                                      dtype=np.int32)).to(device),
+                   class_ids=torch.from_numpy(result.class_ids.astype(np.int32)).to(device),
+                   pixel_counts=torch.from_numpy(result.pixel_counts.astype(np.int64)).to(device),
+                   centroids_px=torch.from_numpy(
+                       result.centroids_px.astype(np.float32)).to(device),
+                   confidence=torch.from_numpy(result.confidence.astype(np.float32)).to(device))
+
     def numpy(self) -> InstanceResult:
         return InstanceResult(
             instance_ids=self.instance_ids.cpu().numpy(),
@@ -187,6 +206,19 @@ def cluster_instances(semantic: np.ndarray | torch.Tensor, offsets: np.ndarray |
     method knows raise ``TypeError``. A frame without thing pixels gives an empty result, not
     an error.
     """
+    accepted = accepted_parameters(method, params)
+    if method == 'grid':
+        return cluster_grid(semantic, offsets, thing_classes, **accepted)
+    return cluster_sklearn(semantic, offsets, thing_classes, method=method, **accepted)
+
+
+def accepted_parameters(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """
+    Return the entries of ``params`` that ``method`` accepts.
+
+    Names only another method knows are dropped (one settings dict serves every method);
+    names no method knows raise ``TypeError``, an unknown method ``ValueError``.
+    """
     if method not in METHODS:
         raise ValueError(f'unknown instance method {method!r}; choose one of {METHODS}')
     known = set().union(*(_keyword_names(other) for other in METHODS))
@@ -194,11 +226,7 @@ def cluster_instances(semantic: np.ndarray | torch.Tensor, offsets: np.ndarray |
     if unknown:
         raise TypeError(f'unknown instance parameters {unknown}; {method!r} accepts '
                         f'{sorted(_keyword_names(method))}')
-    accepted = {name: value for name, value in params.items()
-                if name in _keyword_names(method)}
-    if method == 'grid':
-        return cluster_grid(semantic, offsets, thing_classes, **accepted)
-    return cluster_sklearn(semantic, offsets, thing_classes, method=method, **accepted)
+    return {name: value for name, value in params.items() if name in _keyword_names(method)}
 
 
 def _keyword_names(method: str) -> set[str]:
@@ -298,36 +326,78 @@ def _collect_votes(semantic: torch.Tensor, offsets: torch.Tensor, table: torch.T
 
 
 def _assign_nearest(votes: _Votes, centres: torch.Tensor, centre_slot: torch.Tensor,
-                    max_distance_px: float) -> tuple[torch.Tensor, torch.Tensor]:
+                    max_distance_px: float, cell_px: float = 4.0, candidates: int = 3
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """
-    Give each vote the nearest centre of its own class within ``max_distance_px``.
+    Give each vote the nearest centre of its own class within ``max_distance_px``, exactly.
 
-    Returns (P,) int64 centre indices (-1 = none) and (P,) squared distances. Works class by
-    class and in chunks of pixels, so memory stays at ``chunk x K_class`` whatever P is.
+    Returns (P,) int64 centre indices (-1 = none) and (P,) squared distances to the nearest
+    centre of the class (inf when the class has none). No (votes x centres) matrix: votes are
+    bucketed into ``cell_px`` cells, the ``candidates`` centres of the cell's class nearest to
+    each *occupied* cell's centre are found once per cell (votes pile up on a few cells
+    around the instance centres), and each vote is compared with those few. The triangle
+    inequality says when that answer is certain: any other centre is at least
+    ``d(cell, next centre) - d(vote, cell)`` from the vote. The rare votes where that bound
+    is not conclusive (far from every centre, or outside the image) are compared with every
+    centre of their class.
     """
     count = votes.flat_index.numel()
     device = votes.vote_x.device
     assignment = torch.full((count,), -1, dtype=torch.int64, device=device)
-    distance2 = torch.full((count,), math.inf, dtype=torch.float32, device=device)
-    if centres.shape[0] == 0:
-        return assignment, distance2
-    limit2 = float(max_distance_px) ** 2
-    # Host copies of tiny arrays (T classes, K centres) to drive the per-class loop.
-    centre_slot_host = centre_slot.cpu().numpy()
-    for slot in np.unique(centre_slot_host).tolist():
-        centre_index = torch.from_numpy(np.flatnonzero(centre_slot_host == slot)).to(device)
-        class_centres = centres[centre_index]  # (K_c, 2)
-        pixels = torch.nonzero(votes.slot == slot).squeeze(1)
-        for start in range(0, pixels.numel(), _ASSIGN_CHUNK):
-            chunk = pixels[start:start + _ASSIGN_CHUNK]
-            delta_x = votes.vote_x[chunk, None] - class_centres[None, :, 0]
-            delta_y = votes.vote_y[chunk, None] - class_centres[None, :, 1]
-            best2, best = (delta_x * delta_x + delta_y * delta_y).min(dim=1)
-            within = best2 <= limit2
-            assignment[chunk] = torch.where(within, centre_index[best],
-                                            torch.full_like(best, -1))
-            distance2[chunk] = best2
-    return assignment, distance2
+    if centres.shape[0] == 0 or count == 0:
+        return assignment, torch.full((count,), math.inf, dtype=torch.float32, device=device)
+    classes = int(votes.present_classes.numel())
+    grid_w = max(int(math.ceil(votes.width / cell_px)), 1)
+    grid_h = max(int(math.ceil(votes.height / cell_px)), 1)
+    # Votes outside the image use the nearest border cell; the bound below covers them.
+    cell_x = torch.floor((votes.vote_x + 0.5) / cell_px).clamp(0, grid_w - 1).to(torch.int64)
+    cell_y = torch.floor((votes.vote_y + 0.5) / cell_px).clamp(0, grid_h - 1).to(torch.int64)
+    key = (votes.slot * grid_h + cell_y) * grid_w + cell_x
+    occupied = torch.zeros(classes * grid_h * grid_w, dtype=torch.bool, device=device)
+    occupied[key] = True
+    cells = torch.nonzero(occupied).squeeze(1)  # (M,) occupied cells, no sort of P votes
+    lookup = torch.full_like(occupied, -1, dtype=torch.int64)
+    lookup[cells] = torch.arange(cells.numel(), device=device)
+    vote_cell = lookup[key]  # (P,)
+    cell_slot = torch.div(cells, grid_h * grid_w, rounding_mode='floor')
+    cell_centre = torch.stack([(cells % grid_w).float(),
+                               torch.div(cells, grid_w, rounding_mode='floor').remainder(
+                                   grid_h).float()], 1) * cell_px + (cell_px - 1) / 2.0
+    # Centres of each class, padded to the largest class: (T, Kmax, 2), +inf where padding.
+    order = torch.argsort(centre_slot, stable=True)
+    per_class = torch.bincount(centre_slot, minlength=classes)  # (T,)
+    k_max = int(per_class.max())
+    first = torch.cumsum(per_class, 0) - per_class
+    rank = torch.arange(order.numel(), device=device) - first[centre_slot[order]]
+    table = torch.full((classes, k_max), -1, dtype=torch.int64, device=device)
+    table[centre_slot[order], rank] = order
+    padded = torch.where(table[..., None] >= 0, centres[table.clamp(min=0)],
+                         torch.full((1, 1, 2), math.inf, device=device))  # (T, Kmax, 2)
+    # The nearest few centres of each occupied cell, plus the next one as a bound.
+    delta = cell_centre[:, None, :] - padded[cell_slot]  # (M, Kmax, 2)
+    cell_distance = torch.nan_to_num((delta * delta).sum(-1), nan=math.inf, posinf=math.inf)
+    take = min(int(candidates), k_max)
+    near2, nearest = torch.topk(cell_distance, min(take + 1, k_max), dim=1, largest=False)
+    bound = (near2[:, take].sqrt() if k_max > take
+             else torch.full_like(near2[:, 0], math.inf))  # (M,)
+    options = table[cell_slot[:, None], nearest[:, :take]][vote_cell]  # (P, take)
+    points = torch.stack([votes.vote_x, votes.vote_y], 1)  # (P, 2)
+    gap = points[:, None, :] - centres[options.clamp(min=0)]
+    option_distance = torch.where(options >= 0, (gap * gap).sum(-1),
+                                  torch.full_like(gap[..., 0], math.inf))
+    best2, best = option_distance.min(dim=1)
+    chosen = options.gather(1, best[:, None]).squeeze(1)
+    to_cell = (points - cell_centre[vote_cell]).norm(dim=1)
+    reach = torch.minimum(best2.sqrt(), torch.full_like(best2, float(max_distance_px)))
+    unsure = torch.nonzero(bound[vote_cell] - to_cell < reach).squeeze(1)
+    if unsure.numel():
+        gap = points[unsure, None, :] - padded[votes.slot[unsure]]  # (U, Kmax, 2)
+        exact2, exact = torch.nan_to_num((gap * gap).sum(-1), nan=math.inf).min(dim=1)
+        best2[unsure] = exact2
+        chosen[unsure] = table[votes.slot[unsure], exact]
+    within = best2 <= float(max_distance_px) ** 2
+    assignment = torch.where(within, chosen, assignment)
+    return assignment, best2.to(torch.float32)
 
 
 def _finalise(votes: _Votes, assignment: torch.Tensor, distance2: torch.Tensor,
@@ -474,7 +544,7 @@ def cluster_grid_torch(semantic: torch.Tensor, offsets: torch.Tensor, table: tor
     centres = (sums / strength).T.contiguous()  # (K, 2) x, y
     keep = _suppress_close_peaks(centres, slot, strength, nms_radius_px, max_instances)
     centres, slot = centres[keep], slot[keep]
-    assignment, distance2 = _assign_nearest(votes, centres, slot, max_distance_px)
+    assignment, distance2 = _assign_nearest(votes, centres, slot, max_distance_px, cell_px)
     return _finalise(votes, assignment, distance2, centres, votes.present_classes[slot],
                      min_pixels, inlier_radius_px)
 
@@ -498,29 +568,38 @@ def _max_filter(image: torch.Tensor, radius: int) -> torch.Tensor:
 def _suppress_close_peaks(centres: torch.Tensor, slot: torch.Tensor, strength: torch.Tensor,
                           radius_px: float, max_instances: int) -> torch.Tensor:
     """
-    Greedy NMS over the few candidate peaks; returns kept indices in their input order.
+    Greedy NMS over the candidate peaks, vectorised; returns kept indices in input order.
 
     Max-pool NMS alone keeps every cell of a plateau (a vote cloud centred on a cell corner
     fills several cells equally), so equal or weaker candidates of the same class within
-    ``radius_px`` of a stronger one are dropped here. K is small (tens), so this runs on the
-    host.
+    ``radius_px`` of a stronger kept one are dropped here. Greedy NMS keeps a candidate
+    exactly when no *kept* stronger neighbour exists; that is the unique fixed point of
+    ``keep = not any(neighbour & stronger & keep)``, reached from ``keep = all`` in at most
+    as many rounds as the longest chain of neighbours (two or three in practice). Each round
+    is one (K, K) matrix-vector product on the device, with no Python loop over candidates.
     """
-    centres_host = centres.double().cpu().numpy()
-    slot_host = slot.cpu().numpy()
-    order = np.argsort(-strength.double().cpu().numpy(), kind='stable')
-    radius2 = float(radius_px) ** 2
-    kept: list[int] = []
-    for index in order.tolist():
-        if len(kept) >= max_instances:
+    count = centres.shape[0]
+    device = centres.device
+    if count == 0:
+        return torch.zeros(0, dtype=torch.int64, device=device)
+    order = torch.argsort(strength.double(), descending=True, stable=True)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(count, device=device)
+    delta = centres[:, None, :].double() - centres[None, :, :].double()
+    near = ((delta * delta).sum(-1) < float(radius_px) ** 2) & (slot[:, None] == slot[None, :])
+    stronger = rank[None, :] < rank[:, None]  # [i, j]: j comes before i in the greedy order
+    suppressors = (near & stronger).to(torch.float32)  # (K, K)
+    keep = torch.ones(count, dtype=torch.bool, device=device)
+    for _ in range(count):
+        updated = (suppressors @ keep.to(torch.float32)) == 0
+        if bool(torch.equal(updated, keep)):
             break
-        if kept:
-            others = np.asarray(kept)
-            same = slot_host[others] == slot_host[index]
-            distance2 = ((centres_host[others] - centres_host[index]) ** 2).sum(1)
-            if np.any(same & (distance2 < radius2)):
-                continue
-        kept.append(index)
-    return torch.as_tensor(sorted(kept), dtype=torch.int64, device=centres.device)
+        keep = updated
+    if int(max_instances) < count:
+        kept_in_order = keep[order]
+        keep[order] = kept_in_order & (torch.cumsum(kept_in_order.to(torch.int64), 0)
+                                       <= int(max_instances))
+    return torch.nonzero(keep).squeeze(1)
 
 
 # ------------------------------------------------------------------------------------------

@@ -16,9 +16,17 @@ from pathlib import Path
 import time
 from typing import Any
 
+import cv2
 from mtl_perception.core import geometry, instances, pointcloud
 from mtl_perception.core.config_io import apply_overrides, ConfigError
-from mtl_perception.core.predictor import Prediction, Predictor
+from mtl_perception.core.predictor import (
+    NetworkOutputs,
+    Prediction,
+    Predictor,
+    resize_labels,
+    resize_smooth,
+    to_host,
+)
 import numpy as np
 import torch
 import yaml
@@ -128,7 +136,14 @@ def pipeline_config_from_args(args: argparse.Namespace) -> PipelineConfig:
 
 @dataclass
 class SceneResult:
-    """Everything known about one frame, at the input image's resolution."""
+    """
+    Everything known about one frame, at the output resolution (default: the image's).
+
+    ``prediction`` holds labels, confidence and inverse depth at that resolution (its
+    ``instance_offsets`` stay on the device, at the network's resolution, and are None here).
+    ``instances`` were clustered at the network's resolution and their id image upsampled
+    (nearest); their ``pixel_counts`` count network pixels, ``centroids_px`` are output pixels.
+    """
 
     prediction: Prediction
     instances: instances.InstanceResult | None = None
@@ -139,62 +154,115 @@ class SceneResult:
 
 
 class ScenePipeline:
-    """Predictor + clustering + geometry, asked only for the outputs somebody needs."""
+    """
+    Predictor + clustering + geometry, asked only for the outputs somebody needs.
+
+    One frame: the predictor runs the heads the outputs need and reduces them on the device
+    at the network's resolution; instances are clustered there, on the device, with every
+    threshold in network pixels (so the segmentation does not depend on the camera or the
+    output size); labels, instance ids (nearest) and inverse depth (bilinear) are resized to
+    the output size on the device and copied to the host in one transfer; metric depth and
+    the cloud follow on the host, back-projecting only the pixels the cloud keeps.
+    """
 
     def __init__(self, predictor: Predictor, config: PipelineConfig | None = None) -> None:
         self.predictor = predictor
         self.config = config or PipelineConfig()
         self.thing_table = predictor.class_set.is_thing()
+        self._thing_tensor = torch.from_numpy(
+            instances.thing_table(self.thing_table)).to(predictor.device)
 
     def process(self, image: np.ndarray, camera_matrix: np.ndarray | None = None,
-                outputs: set[str] | frozenset[str] = frozenset(OUTPUTS)) -> SceneResult:
+                outputs: set[str] | frozenset[str] = frozenset(OUTPUTS),
+                output_size: tuple[int, int] | None = None) -> SceneResult:
         """
         Run the requested outputs for an (H, W, 3) RGB image with intrinsics ``K``.
 
         Without ``camera_matrix`` the image is assumed to come from the canonical camera
-        (``fx = f_canon * width``, principal point at the centre).
+        (``fx = f_canon * width``, principal point at the centre). ``output_size`` (W, H)
+        defaults to the image's size; ``K`` always describes the image as given.
         """
         unknown = set(outputs) - set(OUTPUTS)
         if unknown:
             raise ValueError(f'unknown outputs {sorted(unknown)}; choose from {OUTPUTS}')
+        config = self.config
         height, width = image.shape[:2]
+        size = tuple(output_size) if output_size else (width, height)
         K = (np.asarray(camera_matrix, dtype=np.float64) if camera_matrix is not None
              else geometry.default_camera_matrix(width, height, self.predictor.f_canon))
+        if size != (width, height):
+            K = geometry.resize_intrinsics(K, (width, height), size)
         need_instances = bool({'instances', 'cloud'} & set(outputs))
         need_depth = bool({'depth', 'cloud'} & set(outputs))
         tasks = set()
-        if need_instances or 'semantic' in outputs:
+        if need_instances or {'semantic', 'confidence'} & set(outputs):
             tasks.add('semantic')
         if need_instances:
             tasks.add('instance')
         if need_depth:
             tasks.add('depth')
-        prediction = self.predictor.predict(image, outputs=tasks,
-                                            confidence='confidence' in outputs)
-        result = SceneResult(prediction=prediction, timings_ms=dict(prediction.timings_ms))
-        if need_instances and prediction.instance_offsets is not None:
+        net = self.predictor.infer(image, tasks, confidence='confidence' in outputs)
+        timings = net.timings_ms
+        found = None
+        if need_instances and net.instance_offsets is not None and net.semantic is not None:
             start = time.perf_counter()
-            result.instances = cluster_network_instances(
-                prediction.semantic, prediction.instance_offsets, self.thing_table, self.config)
-            result.timings_ms['clustering'] = (time.perf_counter() - start) * 1e3
+            found = self._cluster(net)
+            timings['clustering'] = (time.perf_counter() - start) * 1e3
+        start = time.perf_counter()
+        device_outputs: dict[str, torch.Tensor] = {}
+        if net.semantic is not None:
+            device_outputs['semantic'] = resize_labels(net.semantic, size)
+        if net.semantic_confidence is not None:
+            device_outputs['semantic_confidence'] = resize_smooth(net.semantic_confidence, size)
+        if need_depth and net.inverse_depth is not None:
+            device_outputs['inverse_depth'] = resize_smooth(net.inverse_depth, size)
+        if found is not None:
+            device_outputs['instance_ids'] = resize_labels(found.instance_ids, size)
+            device_outputs.update({f'instance_{k}': v for k, v in found.summary().items()})
+        host = to_host(device_outputs)  # one device -> host copy per frame
+        timings['postprocess'] += (time.perf_counter() - start) * 1e3
+        prediction = Prediction(semantic=host.get('semantic'),
+                                semantic_confidence=host.get('semantic_confidence'),
+                                inverse_depth=host.get('inverse_depth'),
+                                network_size=net.network_size, timings_ms=timings)
+        result = SceneResult(prediction=prediction, timings_ms=timings)
+        if found is not None:
+            scale = np.array([size[0] / net.network_size[0], size[1] / net.network_size[1]],
+                             dtype=np.float32)
+            result.instances = instances.InstanceResult(
+                instance_ids=host['instance_ids'], class_ids=host['instance_class_ids'],
+                pixel_counts=host['instance_pixel_counts'],
+                centroids_px=(host['instance_centroids_px'] + 0.5) * scale - 0.5,
+                confidence=host['instance_confidence'])
         if need_depth and prediction.inverse_depth is not None:
             start = time.perf_counter()
             result.depth_m = geometry.canonical_inverse_depth_to_depth_m(
-                prediction.inverse_depth, fx_px=float(K[0, 0]), width_px=width,
-                f_canon=self.predictor.f_canon, max_range_m=self.config.max_range_m)
-            result.timings_ms['depth'] = (time.perf_counter() - start) * 1e3
+                prediction.inverse_depth, fx_px=float(K[0, 0]), width_px=size[0],
+                f_canon=self.predictor.f_canon, max_range_m=config.max_range_m)
+            timings['depth'] = (time.perf_counter() - start) * 1e3
         if 'cloud' in outputs and result.instances is not None and result.depth_m is not None:
             start = time.perf_counter()
-            points = geometry.backproject(result.depth_m, K)
-            result.cloud = pointcloud.build_instance_cloud(
-                points, image, prediction.semantic, result.instances.instance_ids,
-                stride=self.config.cloud_stride,
-                voxel_size_m=self.config.cloud_voxel_m or None,
-                max_range_m=self.config.max_range_m)
-            result.centroids_m = instance_centroids_m(result.cloud,
-                                                      len(result.instances.class_ids))
-            result.timings_ms['cloud'] = (time.perf_counter() - start) * 1e3
+            colour = image if (image.shape[1], image.shape[0]) == size else cv2.resize(
+                image, size, interpolation=cv2.INTER_AREA)
+            result.cloud = pointcloud.instance_cloud_from_depth(
+                result.depth_m, K, colour if colour.dtype == np.uint8 else None,
+                prediction.semantic, result.instances.instance_ids, stride=config.cloud_stride,
+                voxel_size_m=config.cloud_voxel_m or None, max_range_m=config.max_range_m)
+            result.centroids_m = instance_centroids_m(result.cloud, len(result.instances))
+            timings['cloud'] = (time.perf_counter() - start) * 1e3
         return result
+
+    def _cluster(self, net: NetworkOutputs) -> instances.InstanceTensors:
+        """Cluster at the network's resolution: on the device for grid, on the host else."""
+        config = self.config
+        if config.instance_method == 'grid':
+            accepted = instances.accepted_parameters('grid', config.instance_settings())
+            accepted.pop('device', None)  # the tensors' device
+            return instances.cluster_grid_torch(net.semantic, net.instance_offsets,
+                                                self._thing_tensor, **accepted)
+        found = cluster_network_instances(net.semantic.cpu(), net.instance_offsets.cpu(),
+                                          self.thing_table, config)
+        return instances.InstanceTensors.from_result(found, net.semantic.device)
 
 
 def cluster_network_instances(semantic: np.ndarray | torch.Tensor,

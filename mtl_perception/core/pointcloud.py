@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mtl_perception.core import geometry
 import numpy as np
 
 # sensor_msgs/PointField datatype constants.
@@ -216,18 +217,75 @@ def build_instance_cloud(points: np.ndarray, rgb: np.ndarray | None, semantic: n
         index = _one_per_voxel(xyz[index], ids[index].astype(np.int64), float(voxel_size_m),
                                index)
 
-    cloud = np.zeros(index.size, dtype=dtype)  # zeros: padding bytes are defined
     if index.size == 0:
+        return np.zeros(0, dtype=dtype)
+    return _fill(dtype, xyz[index],
+                 arrays['rgb'][step].reshape(-1, 3)[index] if rgb is not None else None,
+                 ids[index], arrays['semantic'][step].reshape(-1)[index],
+                 arrays['depth_uncertainty'][step].reshape(-1)[index]
+                 if depth_uncertainty is not None else None)
+
+
+def _fill(dtype: np.dtype, xyz: np.ndarray, rgb: np.ndarray | None, ids: np.ndarray,
+          labels: np.ndarray, depth_uncertainty: np.ndarray | None) -> np.ndarray:
+    """Pack the chosen points' fields into a cloud of ``dtype`` (one implementation)."""
+    cloud = np.zeros(xyz.shape[0], dtype=dtype)  # zeros: padding bytes are defined
+    if xyz.shape[0] == 0:
         return cloud
-    chosen = xyz[index].astype(np.float32, copy=False)
+    chosen = xyz.astype(np.float32, copy=False)
     cloud['x'], cloud['y'], cloud['z'] = chosen[:, 0], chosen[:, 1], chosen[:, 2]
     if rgb is not None:
-        cloud['rgb'] = pack_rgb(arrays['rgb'][step].reshape(-1, 3)[index])
-    cloud['instance'] = ids[index]
-    cloud['label'] = arrays['semantic'][step].reshape(-1)[index]
+        cloud['rgb'] = pack_rgb(rgb)
+    cloud['instance'] = ids
+    cloud['label'] = labels
     if depth_uncertainty is not None:
-        cloud['depth_uncertainty'] = arrays['depth_uncertainty'][step].reshape(-1)[index]
+        cloud['depth_uncertainty'] = depth_uncertainty
     return cloud
+
+
+def instance_cloud_from_depth(depth_m: np.ndarray, camera_matrix: np.ndarray,
+                              rgb: np.ndarray | None, semantic: np.ndarray,
+                              instance_ids: np.ndarray, stride: int = 1,
+                              voxel_size_m: float | None = None,
+                              max_range_m: float | None = None) -> np.ndarray:
+    """
+    Return the same cloud as :func:`build_instance_cloud` from a depth image and ``K``.
+
+    Chooses the pixels first (every ``stride``-th row and column, ``instance_ids > 0``,
+    finite positive depth within ``max_range_m``) and back-projects only those, with ray
+    tables cached per camera (:func:`~mtl_perception.core.geometry.pixel_rays`): a cloud keeps
+    a few percent of a frame's pixels, so this is several times cheaper than back-projecting
+    the whole frame. ``depth_m``, ``semantic``, ``instance_ids`` (H, W), ``rgb`` (H, W, 3)
+    uint8 or None.
+    """
+    depth = np.asarray(depth_m)
+    ids_image = np.asarray(instance_ids)
+    height, width = ids_image.shape[:2]
+    if depth.shape != (height, width) or np.shape(semantic) != (height, width):
+        raise ValueError(f'depth_m {depth.shape} and semantic {np.shape(semantic)} must have '
+                         f'the shape of instance_ids {ids_image.shape}')
+    if rgb is not None and (np.shape(rgb) != (height, width, 3) or rgb.dtype != np.uint8):
+        raise ValueError(f'rgb must be uint8 of shape {(height, width, 3)}, got '
+                         f'{np.shape(rgb)} {getattr(rgb, "dtype", None)}')
+    if int(stride) < 1:
+        raise ValueError(f'stride must be at least 1, got {stride}')
+    stride = int(stride)
+    sub_rows, sub_columns = np.nonzero(ids_image[::stride, ::stride] > 0)
+    rows, columns = sub_rows * stride, sub_columns * stride
+    z = depth[rows, columns].astype(np.float32, copy=False)
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(z) & (z > 0)
+        if max_range_m is not None:
+            valid &= z <= max_range_m
+    rows, columns, z = rows[valid], columns[valid], z[valid]
+    xyz = geometry.backproject_pixels(rows, columns, z, camera_matrix, width, height)
+    ids = ids_image[rows, columns]
+    if ids.size and voxel_size_m:
+        keep = _one_per_voxel(xyz, ids.astype(np.int64), float(voxel_size_m),
+                              np.arange(ids.size))
+        rows, columns, xyz, ids = rows[keep], columns[keep], xyz[keep], ids[keep]
+    return _fill(cloud_dtype(False), xyz, rgb[rows, columns] if rgb is not None else None,
+                 ids, np.asarray(semantic)[rows, columns], None)
 
 
 def _one_per_voxel(xyz: np.ndarray, ids: np.ndarray, voxel_size_m: float,

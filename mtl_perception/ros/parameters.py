@@ -85,7 +85,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('instance_method', _PIPELINE.instance_method, 'How centre votes are '
                   'clustered into instances.', choices=INSTANCE_METHODS),
     ParameterSpec('instance_min_pixels', _PIPELINE.instance_min_pixels, 'Smallest instance '
-                  'kept, in pixels of the published image.',
+                  "kept, in pixels of the network's input (instances are clustered at the "
+                  "network's resolution, so they do not depend on the camera or output size).",
                   int_range=(1, 1_000_000)),
     ParameterSpec('instance_peak_threshold', _PIPELINE.instance_peak_threshold,
                   'Grid method: an instance centre needs at least this fraction of '

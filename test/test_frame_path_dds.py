@@ -1,0 +1,99 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One frame through the node over real DDS: what it publishes does not depend on the camera size.
+
+The node runs the shipped model as a separate process; a test-side camera at default QoS
+publishes one rendered scene at 320x240, 640x480 and 1280x960 (pixel-replicated, so the
+network sees the same input). Instances are clustered at the network's resolution, so the same
+instances come back at every size.
+"""
+
+import os
+import uuid
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from mtl_perception.ros import conversions  # noqa: E402
+from ros_harness import camera_info, isolated_ros_env, Probe, rgb_image, start_node, stop_node  # noqa: E402, I100
+from sensor_msgs.msg import Image  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def ros_env():
+    env = isolated_ros_env()
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in env.items() if k.startswith(('ROS_', 'RMW_'))})
+    os.environ.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
+    rclpy.init()
+    yield env
+    rclpy.shutdown()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _mask_iou(first: np.ndarray, second: np.ndarray) -> float:
+    union = np.logical_or(first, second).sum()
+    return float(np.logical_and(first, second).sum() / union) if union else 1.0
+
+
+def test_the_same_image_at_three_sizes_gives_the_same_instances(ros_env):
+    from mtl_perception.core.synth.scene import render_frame
+
+    frame = render_frame(90_001, 320, 240)
+    namespace = f'/r{uuid.uuid4().hex[:6]}'
+    process = start_node(namespace, {'device': 'cpu'}, ros_env,
+                         remaps={'image': f'{namespace}/cam/image',
+                                 'camera_info': f'{namespace}/cam/camera_info'})
+    probe = Probe(f'{namespace}/cam', name='probe_sizes')
+    probe.record(f'{namespace}/instances/ids', Image, key='ids')
+    ids_by_scale = {}
+    try:
+        assert probe.wait_for_subscriber(90.0)
+        for index, scale in enumerate((1, 2, 4)):
+            width, height = 320 * scale, 240 * scale
+            pixels = cv2.resize(frame.rgb, (width, height), interpolation=cv2.INTER_NEAREST)
+            info = camera_info(width, height, fx=float(frame.K[0, 0]) * scale)
+            image = rgb_image(pixels, 10.0 + index)
+            info.header = image.header
+            probe.info_pub.publish(info)
+            probe.spin_until(lambda: False, 0.2)
+            probe.image_pub.publish(image)
+            assert probe.spin_until(lambda stamp=image.header.stamp: any(
+                m.header.stamp == stamp for m in probe.received['ids']), 60.0), scale
+            message = [m for m in probe.received['ids'] if m.header.stamp == image.header.stamp]
+            assert (message[-1].width, message[-1].height) == (width, height)
+            # Back to 320x240 by taking the pixel each block came from.
+            ids_by_scale[scale] = conversions.image_to_numpy(message[-1])[::scale, ::scale]
+    finally:
+        probe.destroy()
+        output = stop_node(process)
+    assert 'Traceback' not in output, output
+    reference = ids_by_scale[1]
+    count = len(np.unique(reference[reference > 0]))
+    assert count >= 2, 'the shipped model should find instances in a rendered scene'
+    for scale in (2, 4):
+        ids = ids_by_scale[scale]
+        assert len(np.unique(ids[ids > 0])) == count, scale
+        for instance in np.unique(reference[reference > 0]):
+            mask = reference == instance
+            match = np.bincount(ids[mask], minlength=1)
+            match[0] = 0
+            best = int(np.argmax(match))
+            assert _mask_iou(mask, ids == best) >= 0.9, (scale, instance)
