@@ -20,7 +20,7 @@ For every model it runs the project's own commands and reads their JSON:
 - ``mtl_evaluate MODEL --data-root ROOT --split test`` on each test split given;
 - ``mtl_evaluate MODEL --real-stereo`` (Middlebury Motorcycle, real photo);
 - ``mtl_eval_bag BAG --model MODEL`` on each rendered drive (the node's pipeline at the
-  bag's camera resolution), averaged over the bags.
+  bag's camera resolution), averaged over the bags of a group (``GROUP_name``).
 
 Usage::
 
@@ -72,17 +72,20 @@ def evaluate_model(name: str, path: str, splits: list[str], bags: list[str], out
         rows[f'real:{photo}'] = {'spearman': entry['model']['spearman'],
                                  'silog': entry['model']['silog'],
                                  'prior_spearman': entry['row_prior']['spearman']}
-    bag_metrics = []
+    groups: dict[str, list[dict[str, float]]] = {}
     for bag in bags:
         target = out / f'{name}_bag_{Path(bag).name}'
         if not (target / 'metrics.json').exists():
             _run([_tool('mtl_eval_bag'), bag, '--model', path, '--device', 'cpu', '--out',
                   str(target), '--no-output-bag', '--mosaics', '1'])
-        bag_metrics.append(json.loads((target / 'metrics.json').read_text())['metrics'])
-    if bag_metrics:
-        rows['bags'] = {key: float(np.mean([m[key] for m in bag_metrics]))
-                        for key in ('semantic_miou', 'instance_pq', 'depth_abs_rel')}
-        rows['bags']['count'] = len(bag_metrics)
+        # Bags named <group>_<anything> are averaged per group (e.g. v1_s77, v1_s78).
+        group = Path(bag).name.split('_')[0]
+        groups.setdefault(group, []).append(
+            json.loads((target / 'metrics.json').read_text())['metrics'])
+    for group, metrics in groups.items():
+        rows[f'bags:{group} (x{len(metrics)})'] = {
+            key: float(np.mean([m[key] for m in metrics]))
+            for key in ('semantic_miou', 'instance_pq', 'depth_abs_rel')}
     return rows
 
 
