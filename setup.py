@@ -64,6 +64,9 @@ setup(
         'synth': ['pybullet>=3.2.5'],
         'bag': ['rosbags>=0.10', 'rosbags-image>=0.9', 'mcap>=1.1'],
         'cityscapes': ['cityscapesScripts>=2.2'],
+        # mtl_export and Predictor('model.onnx'); the tensorrt backend needs the tensorrt
+        # package on a CUDA machine (JetPack's on a Jetson), not listed: it is platform-bound.
+        'onnx': ['onnx>=1.14', 'onnxruntime>=1.16'],
         'ros': [
             'ros-rclpy',
             'ros-sensor-msgs',
@@ -96,6 +99,7 @@ setup(
             'mtl_demo = mtl_perception.tools.demo:main',
             'mtl_benchmark = mtl_perception.tools.benchmark:main',
             'mtl_benchmark_instances = mtl_perception.tools.benchmark_instances:main',
+            'mtl_export = mtl_perception.tools.export:main',
         ],
     },
 )

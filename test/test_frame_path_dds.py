@@ -97,3 +97,40 @@ def test_the_same_image_at_three_sizes_gives_the_same_instances(ros_env):
             match[0] = 0
             best = int(np.argmax(match))
             assert _mask_iou(mask, ids == best) >= 0.9, (scale, instance)
+
+
+def test_the_node_runs_an_exported_onnx_file_like_its_checkpoint(ros_env, tmp_path):
+    pytest.importorskip('onnxruntime')
+    from conftest import tiny_checkpoint_object
+    from mtl_perception.core.checkpoint import save_checkpoint
+    from mtl_perception.core.onnx_backend import export_onnx
+    from mtl_perception.core.pipeline import ScenePipeline
+    from mtl_perception.core.predictor import Predictor
+
+    checkpoint = tiny_checkpoint_object()
+    model = save_checkpoint(checkpoint, tmp_path / 'tiny.pt')
+    export_onnx(model, tmp_path / 'tiny.onnx')
+    namespace = f'/o{uuid.uuid4().hex[:6]}'
+    process = start_node(namespace, {'model_path': tmp_path / 'tiny.onnx', 'device': 'cpu'},
+                         ros_env, remaps={'image': f'{namespace}/cam/image',
+                                          'camera_info': f'{namespace}/cam/camera_info'})
+    probe = Probe(f'{namespace}/cam', name='probe_onnx')
+    probe.record(f'{namespace}/semantic/labels', Image, key='labels')
+    pixels = np.random.default_rng(5).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    try:
+        assert probe.wait_for_subscriber(90.0)
+        info = camera_info(128, 96)
+        image = rgb_image(pixels, 3.0)
+        info.header = image.header
+        probe.info_pub.publish(info)
+        probe.spin_until(lambda: False, 0.2)
+        probe.image_pub.publish(image)
+        assert probe.spin_until(lambda: probe.received['labels'], 60.0)
+    finally:
+        probe.destroy()
+        output = stop_node(process)
+    assert 'Traceback' not in output and 'tiny.onnx' in output, output
+    labels = conversions.image_to_numpy(probe.received['labels'][-1])
+    expected = ScenePipeline(Predictor(model, device='cpu')).process(
+        pixels, outputs={'semantic'}).prediction.semantic
+    assert (labels == expected).mean() >= 0.999

@@ -119,7 +119,11 @@ class MtlPerceptionNode(LifecycleNode):
         self._pipeline = None
         self._intrinsics: conversions.Intrinsics | None = None
         self._camera_info_msg: CameraInfo | None = None
-        self._last_stamp_ns = -1
+        self._scaled_info: tuple | None = None  # (CameraInfo, width, height, scaled copy)
+        self._stamp_clock = StampClock()
+        self._delivery_gaps = DeliveryGaps()
+        self._image_policy: ReliabilityPolicy | None = None
+        self._qos_problem = ''  # set while no publisher on the image topic is compatible
         self._image_sub = None
         self._info_sub = None
         self._qos_timer = None
@@ -450,11 +454,21 @@ class MtlPerceptionNode(LifecycleNode):
             self._outputs['markers'].publish(conversions.instance_markers(
                 result.centroids_m, labels, colours, header))
         if 'semantic_info' in self._outputs and camera_info is not None:
-            scaled = conversions.scaled_camera_info(camera_info, width, height)
-            scaled.header = conversions.copy_header(header)
-            self._outputs['semantic_info'].publish(scaled)
-            self._outputs['depth_info'].publish(scaled)
-        self._last_stamp_ns = stamp_ns
+            # Scaled once per CameraInfo and size (not per frame); sent only when listened to.
+            listeners = [self._outputs[key] for key in ('semantic_info', 'depth_info')
+                         if self._outputs[key].get_subscription_count() > 0]
+            if listeners:
+                cached = self._scaled_info
+                if (cached is None or cached[0] is not camera_info
+                        or cached[1:3] != (width, height)):
+                    cached = (camera_info, width, height,
+                              conversions.scaled_camera_info(camera_info, width, height))
+                    self._scaled_info = cached
+                scaled = cached[3]
+                scaled.header = conversions.copy_header(header)
+                for publisher in listeners:
+                    publisher.publish(scaled)
+        self._stamp_clock.accept(stamp_ns)
         with self._stats_lock:
             self._stats.processed += 1
             self._stats.window_processed += 1
