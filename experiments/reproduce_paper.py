@@ -409,7 +409,7 @@ def train_and_evaluate(spec: dict[str, Any]) -> dict[str, Any]:
     path = trajectory(rows, tasks)
     record['log_variances'] = dict(checkpoint.log_variances)
     record['sigmas'] = checkpoint.sigmas
-    record['final_losses'] = {t: float(trailing_mean(path[f'loss_{t}'], 5)[-1]) for t in tasks}
+    record['final_losses'] = {t: float(trailing_mean(path[f'loss_{t}'], 10)[-1]) for t in tasks}
     record['final_weights'] = {t: path[f'weight_{t}'][-1] for t in tasks
                                if f'weight_{t}' in path}
     if spec['weighting'] == 'uncertainty':
@@ -652,8 +652,8 @@ def stress_table(records: list[dict[str, Any]], split: str) -> list[str]:
 
 def equilibrium_table(records: list[dict[str, Any]], arms: list[str]) -> list[str]:
     lines = ['| arm | task | final s = log sigma^2 | final s* (log L or log 2L) | '
-             'held within 10 % from step (median) | runs reached / runs |',
-             '|---|---|---|---|---|---|']
+             'held within 10 % from step (median) | runs held to the end / runs | '
+             'second half within 10 % |', '|---|---|---|---|---|---|---|']
     for arm in arms:
         runs = [r for r in records if r['arm'] == arm and r.get('equilibrium')]
         if not runs:
@@ -667,7 +667,8 @@ def equilibrium_table(records: list[dict[str, Any]], arms: list[str]) -> list[st
                 f'| {arm} | {task} | '
                 f'{_pm(mean_interval([e["final_log_variance"] for e in entries]), 1, 2)} | '
                 f'{_pm(mean_interval([e["final_optimum"] for e in entries]), 1, 2)} | '
-                f'{held_text} | {len(held)} / {len(entries)} |')
+                f'{held_text} | {len(held)} / {len(entries)} | '
+                f'{100 * np.mean([e["fraction_second_half"] for e in entries]):.0f} % |')
     return lines
 
 
@@ -781,8 +782,8 @@ def report(records: list[dict[str, Any]], profile_name: str, profile: Profile,
         a.name for a in STRESS_ARMS]))
     lines += ['', '### Equilibrium of the learned log-variances', '',
               "At the optimum of each task's term s* = log L (regression) or log 2L "
-              '(classification, semantic), L the task loss averaged over the last 5 logged '
-              'steps (50 steps). "Within 10 %": |s - s*| <= 0.1 max(|s*|, 1).', '']
+              '(classification, semantic), L the task loss averaged over the last 10 logged '
+              'batches (one every 10 steps). "Within 10 %": |s - s*| <= 0.1 max(|s*|, 1).', '']
     lines += equilibrium_table(records, ['uncertainty_3task', 'uncertainty_3task_lvlr0.1',
                                          'uncertainty_3task_lvlr10',
                                          'uncertainty_3task_shared_lr',
@@ -828,7 +829,7 @@ def plot_sigmas(records: list[dict[str, Any]], target: Path) -> bool:
                 path = run['trajectory']
                 colour = f'C{index % 10}'
                 factor = 2.0 if task in CLASSIFICATION_TASKS else 1.0
-                smooth = trailing_mean(path[f'loss_{task}'], 5)
+                smooth = trailing_mean(path[f'loss_{task}'], 10)
                 axis.plot(path['step'], path[f'log_variance_{task}'], color=colour,
                           label=f'seed {run["seed"]}: s' if column == 0 else None)
                 axis.plot(path['step'], np.log(factor * smooth), color=colour, ls='--',

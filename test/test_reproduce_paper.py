@@ -91,6 +91,8 @@ def test_equilibrium_is_reached_when_s_tracks_log_loss():
     assert result.reached and result.held_from == steps[63]  # 0.02 * 63 >= 1.386 - 0.1386
     stuck = equilibrium(steps, [0.5] * len(steps), loss, classification=False)
     assert not stuck.reached and stuck.first_step is None
+    assert result.fraction_second_half == pytest.approx(37 / 50)  # steps 640.. of 510..1000
+    assert stuck.fraction_second_half == 0.0
     # Classification: the optimum is log 2L.
     assert equilibrium(steps, [math.log(8.0)] * len(steps), loss, True).held_from == 10
 

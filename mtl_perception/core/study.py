@@ -291,6 +291,8 @@ class Equilibrium:
     held_from: int | None
     """First logged step from which every later step stays within tolerance (None: never)."""
     last_step: int
+    fraction_second_half: float
+    """Share of the logged steps of the run's second half that are within tolerance."""
 
     @property
     def reached(self) -> bool:
@@ -299,11 +301,12 @@ class Equilibrium:
     def to_dict(self) -> dict[str, Any]:
         return {'final_log_variance': self.final_log_variance,
                 'final_optimum': self.final_optimum, 'first_step': self.first_step,
-                'held_from': self.held_from, 'last_step': self.last_step}
+                'held_from': self.held_from, 'last_step': self.last_step,
+                'fraction_second_half': self.fraction_second_half}
 
 
 def equilibrium(steps: Sequence[int], log_variance: Sequence[float], loss: Sequence[float],
-                classification: bool, window: int = 5, tolerance: float = 0.1) -> Equilibrium:
+                classification: bool, window: int = 10, tolerance: float = 0.1) -> Equilibrium:
     """
     Compare a logged trajectory of ``s`` with ``s*`` from the trailing-mean task loss.
 
@@ -321,5 +324,6 @@ def equilibrium(steps: Sequence[int], log_variance: Sequence[float], loss: Seque
         if not inside[i]:
             break
         held = int(steps[i])
+    half = [ok for step, ok in zip(steps, inside) if step > steps[-1] / 2] or inside[-1:]
     return Equilibrium(float(log_variance[-1]), float(optimum[-1]), first, held,
-                       int(steps[-1]))
+                       int(steps[-1]), float(np.mean(half)))
