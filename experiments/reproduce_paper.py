@@ -234,8 +234,9 @@ def schedule(profile: Profile) -> list[tuple[str, int]]:
 
     Paired seeds of the comparison the issue is about come first (single-task models,
     unweighted sum, 3-task uncertainty), then the 3-task grid that ``best_fixed_3task`` needs,
-    then the remaining main seeds, stress test and frozen weights, then the ablations and the
-    2-task study. A study stopped part-way has the most useful subset finished.
+    then the remaining main seeds, stress test and frozen weights, then the log-variance
+    learning-rate ablation, the 2-task study and the old recipe. A study stopped part-way has
+    the most useful subset finished.
     """
     seeds = list(range(profile.seeds))
     grid_seeds = [100 + s for s in range(profile.grid_seeds)]
@@ -247,10 +248,11 @@ def schedule(profile: Profile) -> list[tuple[str, int]]:
     order += [(c.name, g) for g in grid_seeds for c in grids['3task']]
     order += [(a, s) for s in seeds[:2] for a in second]
     order += [(a, s) for s in seeds[2:] for a in core + second]
-    order += [(a.name, s) for s in seeds for a in ABLATION_ARMS]
+    order += [(a.name, s) for s in seeds for a in ABLATION_ARMS[:2]]  # lr x0.1, x10
     order += [(c.name, g) for g in grid_seeds for name in ('sem_depth', 'inst_depth')
               for c in grids[name]]
     order += [(a.name, s) for s in seeds for a in TWO_TASK_ARMS]
+    order += [(a.name, s) for s in seeds for a in ABLATION_ARMS[2:]]  # the old recipe
     return order
 
 
