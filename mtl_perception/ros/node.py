@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
+import os
 import sys
 import threading
 import time
@@ -186,7 +187,7 @@ class MtlPerceptionNode(LifecycleNode):
         self._info_sub = self.create_subscription(
             CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)
         self.get_logger().info(
-            f'configured: model {self._pipeline.predictor.path} on '
+            f'configured: model {self._model_path} on '
             f'{self._pipeline.predictor.device} ({self._pipeline.predictor.precision}), '
             f'network input {self._pipeline.predictor.input_size[0]}x'
             f'{self._pipeline.predictor.input_size[1]}')
@@ -239,7 +240,10 @@ class MtlPerceptionNode(LifecycleNode):
         from mtl_perception.core.pipeline import ScenePipeline
         from mtl_perception.core.predictor import Predictor, default_model_path
 
-        path = self._settings['model_path'] or str(default_model_path())
+        # Absolute, so the 'configured' line and errors say which file was used even when the
+        # path came relative (a relative model_path, or an ament prefix given relatively).
+        path = os.path.abspath(os.path.expanduser(
+            self._settings['model_path'] or str(default_model_path())))
         size = (int(self._settings['input_width']), int(self._settings['input_height']))
         try:
             predictor = Predictor(path, device=self._settings['device'],
@@ -249,7 +253,13 @@ class MtlPerceptionNode(LifecycleNode):
             self._load_error = str(error)
             self.get_logger().error(f'cannot load model {path}: {error}')
             return False
+        if predictor.precision != self._settings['precision']:
+            # The core says so through Python logging, which never reaches /rosout.
+            self.get_logger().warning(
+                f"precision {self._settings['precision']} needs CUDA; running in "
+                f'{predictor.precision} on {predictor.device}')
         self._pipeline = ScenePipeline(predictor, self._pipeline_config())
+        self._model_path = path  # the file read, not the 'path' stored at save time
         self._load_error = ''
         return True
 
