@@ -24,10 +24,14 @@ delivers full-size frames from a reliable driver over Fast DDS's default transpo
 best-effort driver with large frames, start BOTH the driver and this launch with
 ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` (``large_data:=true`` sets it for the node and RViz);
 setting it on one side only breaks delivery (see docs/ros.md).
+
+``use_rviz:=true`` on a machine without rviz2 logs a warning and runs the node alone: a
+missing package must not end the launch with an error and leave the node behind.
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from ament_index_python.packages import get_package_prefix, PackageNotFoundError
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -35,6 +39,24 @@ from launch_ros.substitutions import FindPackageShare
 
 EXECUTABLE = 'mtl_perception_node'
 PACKAGE = 'mtl_perception'
+RVIZ_PACKAGE = 'rviz2'
+
+
+def _rviz_if_installed(context: LaunchContext, share: FindPackageShare) -> list:
+    """Return the RViz node when rviz2 is installed, else a warning (never an error)."""
+    try:
+        get_package_prefix(RVIZ_PACKAGE)
+    except PackageNotFoundError:
+        return [LogInfo(msg='WARNING: use_rviz:=true but the rviz2 package is not installed '
+                            '(not in the ament index); running without RViz.')]
+    return [Node(
+        package=RVIZ_PACKAGE,
+        executable='rviz2',
+        name='rviz2',
+        arguments=['-d', PathJoinSubstitution([share, 'rviz', 'mtl_perception.rviz']),
+                   '-f', LaunchConfiguration('camera_frame')],
+        output='screen',
+    )]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -82,13 +104,6 @@ def generate_launch_description() -> LaunchDescription:
         output='screen',
         emulate_tty=True,
     )
-    rviz = Node(
-        package='rviz2',
-        executable='rviz2',
-        name='rviz2',
-        arguments=['-d', PathJoinSubstitution([share, 'rviz', 'mtl_perception.rviz']),
-                   '-f', LaunchConfiguration('camera_frame')],
-        condition=IfCondition(LaunchConfiguration('use_rviz')),
-        output='screen',
-    )
+    rviz = OpaqueFunction(function=_rviz_if_installed, args=[share],
+                          condition=IfCondition(LaunchConfiguration('use_rviz')))
     return LaunchDescription(arguments + [large_data, node, rviz])

@@ -16,6 +16,7 @@
 
 import ast
 from pathlib import Path
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -73,13 +74,79 @@ def test_rviz_config_shows_the_node_outputs():
             '/mtl/instances/markers'} <= topics
 
 
-def test_package_manifest():
+# The rosdep key each imported third-party module needs (None: optional, not declared).
+ROSDEP_KEYS = {
+    'ament_index_python': 'ament_index_python', 'builtin_interfaces': 'builtin_interfaces',
+    'diagnostic_msgs': 'diagnostic_msgs', 'geometry_msgs': 'geometry_msgs',
+    'launch': 'launch', 'launch_ros': 'launch_ros', 'lifecycle_msgs': 'lifecycle_msgs',
+    'rcl_interfaces': 'rcl_interfaces', 'rclpy': 'rclpy', 'sensor_msgs': 'sensor_msgs',
+    'std_msgs': 'std_msgs', 'visualization_msgs': 'visualization_msgs',
+    'cv2': 'python3-opencv', 'matplotlib': 'python3-matplotlib', 'numpy': 'python3-numpy',
+    'sklearn': 'python3-sklearn', 'torch': 'python3-torch', 'tqdm': 'python3-tqdm',
+    'yaml': 'python3-yaml', 'scipy': 'python3-scipy', 'skimage': 'python3-skimage',
+    'pybullet': 'python3-pybullet-pip',
+    'pybullet_data': 'python3-pybullet-pip', 'rosbags': 'python3-rosbags-pip',
+    'mcap': 'mcap-ros2-support', 'cityscapesscripts': None,
+    'pytest': 'python3-pytest', 'psutil': 'python3-psutil',
+    'ament_copyright': 'ament_copyright', 'ament_flake8': 'ament_flake8',
+    'ament_pep257': 'ament_pep257', 'ament_xmllint': 'ament_xmllint',
+}
+# Declared although no module imports them, and why.
+NOT_IMPORTED = {
+    'exec_depend': {'rviz2': 'use_rviz:=true starts it',
+                    'ros2launch': "the README's ros2 launch command",
+                    'lifecycle_msgs': 'rclpy.lifecycle (the node is a lifecycle node)'},
+    'test_depend': {'ros2run': 'test_launch.py runs ros2 run like the README'},
+}
+LOCAL_TEST_MODULES = {path.stem for path in (REPO / 'test').glob('*.py')}
+
+
+def _imported_keys(folders: list[str]) -> dict[str, set[str]]:
+    """Return, per rosdep key, the files whose imports need it (KeyError: module unknown)."""
+    needed: dict[str, set[str]] = {}
+    for folder in folders:
+        for path in sorted((REPO / folder).rglob('*.py')):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules = [node.module]
+                elif (isinstance(node, ast.Call) and getattr(node.func, 'attr', '') ==
+                      'importorskip' and isinstance(node.args[0], ast.Constant)):
+                    modules = [node.args[0].value]
+                else:
+                    continue
+                for module in modules:
+                    top = module.split('.')[0]
+                    if (top in sys.stdlib_module_names or top in LOCAL_TEST_MODULES
+                            or top in ('mtl_perception', '__future__')):
+                        continue
+                    assert top in ROSDEP_KEYS, (
+                        f'{path.relative_to(REPO)} imports {top!r}: declare its rosdep key in '
+                        'package.xml and add it to ROSDEP_KEYS')
+                    if ROSDEP_KEYS[top]:
+                        needed.setdefault(ROSDEP_KEYS[top], set()).add(str(path.relative_to(REPO)))
+    return needed
+
+
+def test_package_manifest_declares_exactly_what_the_code_imports():
     root = ET.parse(REPO / 'package.xml').getroot()
     assert root.get('format') == '3'
     assert root.findtext('name') == 'mtl_perception'
-    depends = {e.text for e in root.findall('exec_depend')}
-    assert {'rclpy', 'sensor_msgs', 'std_msgs', 'visualization_msgs', 'diagnostic_msgs',
-            'cv_bridge', 'launch_ros', 'python3-numpy', 'python3-opencv',
-            'python3-sklearn'} <= depends
     assert root.find('export/build_type').text == 'ament_python'
     assert (REPO / 'resource' / 'mtl_perception').exists()
+    # ament_python is a build type, not a rosdep key: rosdep install stops on it.
+    assert not root.findall('buildtool_depend'), 'ament_python needs no buildtool_depend'
+    declared = {tag: {e.text for e in root.findall(tag)} for tag in ('exec_depend', 'test_depend')}
+    run_time = _imported_keys(['mtl_perception', 'launch'])
+    test_time = _imported_keys(['test'])
+    missing = set(run_time) - declared['exec_depend']
+    assert not missing, {key: sorted(run_time[key]) for key in missing}
+    missing_test = set(test_time) - declared['exec_depend'] - declared['test_depend']
+    assert not missing_test, {key: sorted(test_time[key]) for key in missing_test}
+    unused = declared['exec_depend'] - set(run_time) - set(NOT_IMPORTED['exec_depend'])
+    assert not unused, f'declared but never imported: {sorted(unused)}'
+    unused_test = (declared['test_depend'] - set(test_time) - set(run_time)
+                   - set(NOT_IMPORTED['test_depend']))
+    assert not unused_test, f'test_depend never imported by test/: {sorted(unused_test)}'
