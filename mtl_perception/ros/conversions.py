@@ -305,6 +305,10 @@ def image_to_numpy(msg: Image, *, copy: bool = False) -> np.ndarray:
     element, channels = image_encoding_layout(msg.encoding)
     height = _checked_dimension(msg.height, 'height', 'Image')
     width = _checked_dimension(msg.width, 'width', 'Image')
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f'Image of {width}x{height} = {width * height} px exceeds the '
+            f'{MAX_IMAGE_PIXELS} px accepted; the message is probably corrupt')
     step = int(msg.step)
     row_bytes = width * channels * element.itemsize
     if step < row_bytes:

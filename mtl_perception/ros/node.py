@@ -1,4 +1,5 @@
-"""``mtl_perception_node``: camera in; semantics, depth and instance point clouds out.
+"""
+``mtl_perception_node``: camera in; semantics, depth and instance point clouds out.
 
 A lifecycle node (configure loads the model, deactivate frees it and the CUDA cache) that by
 default configures and activates itself (``autostart``), so ``ros2 run`` and a plain launch
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 import os
+import re
 import sys
 import threading
 import time
@@ -22,26 +24,40 @@ from typing import Any
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
+from mtl_perception.ros import conversions
+from mtl_perception.ros.parameters import allowed_values, PARAMETERS
+from mtl_perception.ros.stream import DeliveryGaps, StampClock, StampVerdict
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
+from rclpy.event_handler import (
+    QoSMessageLostInfo,
+    QoSRequestedIncompatibleQoSInfo,
+    SubscriptionEventCallbacks,
+)
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
+    qos_check_compatible,
+    qos_profile_sensor_data,
     QoSProfile,
     ReliabilityPolicy,
-    qos_profile_sensor_data,
 )
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 from visualization_msgs.msg import MarkerArray
 
-from mtl_perception.ros import conversions
-from mtl_perception.ros.parameters import PARAMETERS
-
 NODE_NAME = 'mtl_perception'
+_LOG_LINE_CHARS = 600  # longest warning about one message; the rest is attacker-sized
+
+
+class ParameterError(ValueError):
+    """A parameter with a wrong type or value; main() prints it as one line and exits 2."""
 
 
 @dataclass
@@ -88,6 +104,10 @@ class FrameStats:
     window_received: int = 0
     window_processed: int = 0
     window_rejected: int = 0
+    dropped_in_dds: int = 0  # sequence-number gaps: lost in transit or in the reader queue
+    dds_messages_lost: int = 0  # the subscription's message_lost QoS event
+    clock_jumps: int = 0
+    window_clock_jumps: int = 0
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -104,13 +124,20 @@ class MtlPerceptionNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+            try:
+                self.declare_parameter(spec.name, spec.default, spec.descriptor())
+            except ParameterException as error:
+                raise ParameterError(
+                    f'bad parameter {_parameter_problem(spec.name, error)}; '
+                    f'{spec.name} takes {allowed_values(spec.name)}') from None
         self._settings = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         self._choices = {spec.name: spec.choices for spec in PARAMETERS if spec.choices}
-        bad = [f'{name}={self._settings[name]!r}' for name, choices in self._choices.items()
-               if self._settings[name] not in choices]
-        if bad:
-            raise ValueError(f'invalid parameter values {bad}; see the parameter descriptions')
+        for name, choices in self._choices.items():
+            if self._settings[name] not in choices:
+                raise ParameterError(
+                    f'bad parameter {name} = '
+                    f'{conversions.printable(repr(self._settings[name]))}; '
+                    f'{name} takes {allowed_values(name)}')
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self._stats = FrameStats()
@@ -197,6 +224,7 @@ class MtlPerceptionNode(LifecycleNode):
         if self._pipeline is None and not self._load_model():
             return TransitionCallbackReturn.FAILURE
         result = super().on_activate(state)
+        self._reset_stream()
         self._mailbox = Mailbox()
         self._worker = threading.Thread(target=self._work, name='mtl_inference', daemon=True)
         self._worker.start()
@@ -212,7 +240,13 @@ class MtlPerceptionNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._teardown()
+        self._reset_stream()
         return TransitionCallbackReturn.SUCCESS
+
+    def _reset_stream(self) -> None:
+        """Forget the input stream: a new activation may see another camera or clock."""
+        self._stamp_clock.reset()
+        self._delivery_gaps.reset()
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._teardown()
@@ -238,7 +272,7 @@ class MtlPerceptionNode(LifecycleNode):
     def _load_model(self) -> bool:
         from mtl_perception.core.checkpoint import CheckpointError
         from mtl_perception.core.pipeline import ScenePipeline
-        from mtl_perception.core.predictor import Predictor, default_model_path
+        from mtl_perception.core.predictor import default_model_path, Predictor
 
         # Absolute, so the 'configured' line and errors say which file was used even when the
         # path came relative (a relative model_path, or an ament prefix given relatively).
@@ -276,32 +310,82 @@ class MtlPerceptionNode(LifecycleNode):
         return Image, 'image'
 
     def _subscribe_images(self) -> None:
+        """
+        Subscribe to the camera, and in ``auto`` mode keep matching its publishers' QoS.
+
+        A timer re-checks the publishers every second: a driver restarted with other
+        reliability gets a new subscription that matches it, and while no publisher is
+        compatible /diagnostics says so (WARN) instead of "waiting for images".
+        """
         kind, topic = self._image_topic()
+        resolved = self.resolve_topic_name(topic)
+        publishers = self.get_publishers_info_by_topic(resolved)
         reliability = self._settings['qos_reliability']
         if reliability == 'auto':
-            publishers = self.get_publishers_info_by_topic(self.resolve_topic_name(topic))
-            if not publishers:
-                if self._qos_timer is None:
-                    self.get_logger().info(f'waiting for a publisher on '
-                                           f'{self.resolve_topic_name(topic)} to match its QoS')
-                    self._qos_timer = self.create_timer(0.5, self._subscribe_images)
-                return
-            reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-                           for p in publishers)
-            policy = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+            if publishers:
+                reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                               for p in publishers)
+                policy = (ReliabilityPolicy.RELIABLE if reliable
+                          else ReliabilityPolicy.BEST_EFFORT)
+            else:
+                policy = self._image_policy  # keep what we have until a publisher appears
         else:
             policy = (ReliabilityPolicy.RELIABLE if reliability == 'reliable'
                       else ReliabilityPolicy.BEST_EFFORT)
-        if self._qos_timer is not None:
-            self.destroy_timer(self._qos_timer)
-            self._qos_timer = None
-        if self._image_sub is not None:
-            return
-        qos = QoSProfile(depth=int(self._settings['qos_depth']), reliability=policy,
-                         history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
-        self._image_sub = self.create_subscription(kind, topic, self._on_image, qos)
-        self.get_logger().info(f'subscribed to {self._image_sub.topic_name} '
-                               f'({policy.name.lower()}, depth {qos.depth})')
+        if self._qos_timer is None:
+            if policy is None:
+                self.get_logger().info(f'waiting for a publisher on {resolved} to match its QoS')
+            self._qos_timer = self.create_timer(1.0, self._subscribe_images)
+        if policy is not None and policy != self._image_policy:
+            if self._image_sub is not None:
+                self.get_logger().info(
+                    f'the publishers of {resolved} changed: subscribing again as '
+                    f'{policy.name.lower()}')
+                self.destroy_subscription(self._image_sub)
+                self._image_sub = None
+            qos = QoSProfile(depth=int(self._settings['qos_depth']), reliability=policy,
+                             history=HistoryPolicy.KEEP_LAST,
+                             durability=DurabilityPolicy.VOLATILE)
+            events = SubscriptionEventCallbacks(message_lost=self._on_message_lost,
+                                                incompatible_qos=self._on_incompatible_qos)
+            callback = self._on_image
+            if not hasattr(Subscription, 'CallbackType'):  # Humble: no MessageInfo argument
+                def callback(msg: Any) -> None:
+                    self._on_image(msg, None)
+            self._image_sub = self.create_subscription(kind, topic, callback, qos,
+                                                       event_callbacks=events)
+            self._image_policy = policy
+            self.get_logger().info(f'subscribed to {self._image_sub.topic_name} '
+                                   f'({policy.name.lower()}, depth {qos.depth})')
+        self._qos_problem = self._incompatibility(publishers)
+
+    def _incompatibility(self, publishers: list) -> str:
+        """Return why no publisher of the image topic can reach the subscription, or ''."""
+        if self._image_sub is None or not publishers:
+            return ''
+        subscription_qos = self._image_sub.qos_profile
+        problems = []
+        for publisher in publishers:
+            compatibility, reason = qos_check_compatible(publisher.qos_profile, subscription_qos)
+            if compatibility.name != 'ERROR':
+                return ''
+            problems.append(f'{publisher.node_namespace.rstrip("/")}/{publisher.node_name} '
+                            f'publishes {publisher.qos_profile.reliability.name.lower()}')
+        return (f'no compatible publisher on {self._image_sub.topic_name}: '
+                f'{"; ".join(problems)}, the subscription is '
+                f'{subscription_qos.reliability.name.lower()}')
+
+    def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        self.get_logger().warning(
+            f'a publisher on {self.resolve_topic_name(self._image_topic()[1])} has '
+            f'incompatible QoS ({info.total_count} so far); '
+            + ('re-matching within a second' if self._settings['qos_reliability'] == 'auto'
+               else "set qos_reliability to auto or to the publisher's reliability"),
+            throttle_duration_sec=5.0)
+
+    def _on_message_lost(self, info: QoSMessageLostInfo) -> None:
+        with self._stats_lock:
+            self._stats.dds_messages_lost += int(info.total_count_change)
 
     def _unsubscribe_images(self) -> None:
         if self._qos_timer is not None:
@@ -310,30 +394,38 @@ class MtlPerceptionNode(LifecycleNode):
         if self._image_sub is not None:
             self.destroy_subscription(self._image_sub)
             self._image_sub = None
+        self._image_policy = None
+        self._qos_problem = ''
 
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: Image | CompressedImage, message_info: Any) -> None:
         received_at = time.monotonic()
-        if isinstance(msg, Image):
-            # Header checks only (a zero-copy view): malformed frames are rejected here, so
-            # they are counted even when a newer frame would have replaced them.
-            try:
-                conversions.image_to_numpy(msg)
-            except (ValueError, TypeError) as error:
-                with self._stats_lock:
-                    self._stats.received += 1
-                    self._stats.window_received += 1
-                self._reject('bad_image', f'image rejected: {error}')
-                return
-        replaced = self._mailbox.put((msg, received_at))
+        skipped = self._delivery_gaps.observe(message_info)
         with self._stats_lock:
             self._stats.received += 1
             self._stats.window_received += 1
-            if replaced:
+            self._stats.dropped += skipped
+            self._stats.dropped_in_dds += skipped
+        # Header checks only (a zero-copy view, or the compressed header without decoding):
+        # malformed frames are rejected here, so they are counted even when a newer frame
+        # would have replaced them in the mailbox.
+        try:
+            if isinstance(msg, CompressedImage):
+                conversions.compressed_image_size(msg)
+            else:
+                conversions.image_to_numpy(msg)
+        except (ValueError, TypeError) as error:
+            self._reject('bad_image', f'image rejected: {error}')
+            return
+        if self._mailbox.put((msg, received_at)):
+            with self._stats_lock:
                 self._stats.dropped += 1
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
             intrinsics = conversions.camera_info_to_intrinsics(msg)
+        except conversions.ImplausibleCameraInfo as error:
+            self._reject('camera_info_implausible', f'CameraInfo rejected: {error}')
+            return
         except (ValueError, TypeError) as error:
             self._reject('camera_info_invalid', f'CameraInfo rejected: {error}')
             return
@@ -343,13 +435,15 @@ class MtlPerceptionNode(LifecycleNode):
     def _reject(self, reason: str, message: str) -> None:
         with self._stats_lock:
             self._stats.reject(reason)
-        self.get_logger().warning(message, throttle_duration_sec=5.0)
+        self.get_logger().warning(conversions.printable(message, _LOG_LINE_CHARS),
+                                  throttle_duration_sec=5.0)
 
     def _degrade(self, reason: str, message: str) -> None:
         """Count and report (throttled) a frame processed with a fallback, not dropped."""
         with self._stats_lock:
             self._stats.degraded[reason] += 1
-        self.get_logger().warning(message, throttle_duration_sec=5.0)
+        self.get_logger().warning(conversions.printable(message, _LOG_LINE_CHARS),
+                                  throttle_duration_sec=5.0)
 
     # --- the worker -----------------------------------------------------------------------
 
@@ -395,13 +489,16 @@ class MtlPerceptionNode(LifecycleNode):
         if pipeline is None:
             return
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        if stamp_ns < self._last_stamp_ns:
+        verdict = self._stamp_clock.check(stamp_ns)
+        if not verdict.accepted:
             self._reject('out_of_order', 'image rejected: its stamp is older than the last '
                          'processed frame (messages out of order)')
             return
+        if verdict.is_jump:
+            self._count_clock_jump(verdict, stamp_ns)
         wanted = self._wanted()
         if not any(wanted.values()):
-            self._last_stamp_ns = stamp_ns
+            self._stamp_clock.accept(stamp_ns)
             return
         if isinstance(msg, CompressedImage):
             image = conversions.compressed_image_to_numpy(msg)
@@ -485,6 +582,18 @@ class MtlPerceptionNode(LifecycleNode):
             self._stats.latency_ms.append((time.monotonic() - received_at) * 1e3)
             self._stats.forward_ms.append(prediction.timings_ms.get('forward', float('nan')))
 
+    def _count_clock_jump(self, verdict: StampVerdict, stamp_ns: int) -> None:
+        """Count a stamp that jumped; the stream goes on from it (see ``StampClock``)."""
+        last_ns = self._stamp_clock.last_ns or 0
+        with self._stats_lock:
+            self._stats.clock_jumps += 1
+            self._stats.window_clock_jumps += 1
+        self.get_logger().warning(
+            f'the image stamps jumped {"back" if verdict is StampVerdict.JUMP_BACK else "ahead"}'
+            f' by {abs(stamp_ns - last_ns) / 1e9:.3f} s (sim time restarted, a bag looped or '
+            'the camera clock was set); processing goes on from the new stamp',
+            throttle_duration_sec=5.0)
+
     def _camera_matrix(self, width: int, height: int) -> np.ndarray | None:
         """K of the latest valid CameraInfo if it describes this image size, else None."""
         intrinsics = self._intrinsics
@@ -523,6 +632,9 @@ class MtlPerceptionNode(LifecycleNode):
                 'frames_processed': stats.processed,
                 'frames_dropped': stats.dropped,
                 'frames_rejected': sum(stats.rejected.values()),
+                'frames_dropped_dds': stats.dropped_in_dds,
+                'dds_messages_lost': stats.dds_messages_lost,
+                'clock_jump': stats.clock_jumps,
                 'input_rate_hz': stats.window_received / window,
                 'processed_rate_hz': stats.window_processed / window,
                 'latency_p50_ms': _percentile(stats.latency_ms, 50),
@@ -533,9 +645,14 @@ class MtlPerceptionNode(LifecycleNode):
             values.update({f'rejected_{k}': v for k, v in sorted(stats.rejected.items())})
             values.update({f'degraded_{k}': v for k, v in sorted(stats.degraded.items())})
             recently_rejected = stats.window_rejected
+            recent_jumps = stats.window_clock_jumps
             stats.window_start, stats.window_received, stats.window_processed = now, 0, 0
             stats.window_rejected = 0
+            stats.window_clock_jumps = 0
         values['rejected_last_period'] = recently_rejected
+        values['clock_jump_last_period'] = recent_jumps
+        values['qos'] = self._qos_problem or (
+            self._image_policy.name.lower() if self._image_policy is not None else 'none')
         pipeline = self._pipeline
         values['device'] = str(pipeline.predictor.device) if pipeline else 'none'
         values['precision'] = pipeline.predictor.precision if pipeline else 'none'
@@ -550,8 +667,12 @@ class MtlPerceptionNode(LifecycleNode):
             level, message = 2, f'no model loaded: {self._load_error}'
         elif self._pipeline is None:
             level, message = 0, 'inactive'
+        elif self._qos_problem:
+            level, message = 1, self._qos_problem
         elif values['rejected_last_period']:
             level, message = 1, f'rejected {values["rejected_last_period"]} messages recently'
+        elif values['clock_jump_last_period']:
+            level, message = 1, 'the image stamps jumped (clock reset); processing goes on'
         elif values['input_rate_hz'] == 0.0:
             level, message = 0, 'waiting for images'
         else:
@@ -559,14 +680,92 @@ class MtlPerceptionNode(LifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         array.status = [conversions.diagnostic_status(
-            f'{self.get_name()}: perception', values, level=level, message=message,
+            f'{self.get_fully_qualified_name()}: perception', values, level=level, message=message,
             hardware_id=values['device'])]
         if self._diagnostics_pub is not None:
             self._diagnostics_pub.publish(array)
 
 
+def _parameter_problem(name: str, error: ParameterException) -> str:
+    """Say in a few words what rclpy refused (its own text repeats itself and the name)."""
+    text = str(error.args[0] if error.args else error)
+    value = re.search(r'Invalid parameter value \((.*)\) for parameter', text, re.S)
+    if value:
+        return f'{name} = {conversions.printable(value.group(1), 80)} is out of range'
+    kind = re.search(r"to '(.*)' of type '(\w+)', expecting type '(\w+)'", text, re.S)
+    if kind:
+        return (f'{name} = {conversions.printable(kind.group(1), 80)} is of type '
+                f'{kind.group(2).lower()}, not {kind.group(3).lower()}')
+    return f'{name}: {conversions.printable(text)}'
+
+
+def _check_params_files(args: list[str]) -> str:
+    """
+    Return what is wrong with the ``--params-file`` arguments, or '' when they read.
+
+    rcl reports an unreadable file as a C error with its source locations and an extra log
+    line; reading the YAML first gives one line with the real problem and its position.
+    """
+    import yaml
+
+    files = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == '--params-file']
+    for path in files:
+        try:
+            with open(path, encoding='utf-8') as handle:
+                content = yaml.safe_load(handle)
+        except OSError as error:
+            return f'cannot read params file {path}: {error.strerror or error}'
+        except yaml.YAMLError as error:
+            mark = getattr(error, 'problem_mark', None)
+            where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
+            problem = getattr(error, 'problem', None) or str(error)
+            return f'params file {path} is not valid YAML{where}: {problem}'
+        if content is not None and not isinstance(content, dict):
+            return (f'params file {path} must map node names to ros__parameters, got a '
+                    f'{type(content).__name__}')
+    return ''
+
+
+def _init_quietly(args: list[str] | None) -> None:
+    """
+    ``rclpy.init``, holding back what rcl prints to stderr unless the call succeeds.
+
+    On bad arguments rcl logs its own "[ERROR] [rcl]: Failed to parse global arguments" line
+    before raising; main() replaces both with one line that says what to fix.
+    """
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            rclpy.init(args=args)
+        except _rclpy.RCLError:
+            raise
+        else:
+            captured.seek(0)
+            held_back = captured.read()
+            if held_back:
+                os.write(saved, held_back)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
+    problem = _check_params_files(list(sys.argv if args is None else args))
+    if problem:
+        print(f'mtl_perception_node: {conversions.printable(problem, 400)}', file=sys.stderr)
+        return 2
+    # Before rclpy.init: Fast DDS reads its profile when the participant is created.
+    try:
+        _init_quietly(args)
+    except _rclpy.RCLError as error:  # a --params-file rcl cannot use, malformed --ros-args
+        # rcl's text carries the C source locations (', at /project/src/...'): cut them.
+        reason = str(error).split(', at /')[0].removeprefix('failed to initialize rcl: ')
+        print(f'mtl_perception_node: {conversions.printable(reason, 400)}', file=sys.stderr)
+        return 2
     node = None
     code = 0
     try:
@@ -579,8 +778,8 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ValueError as error:
-        print(f'mtl_perception_node: {error}', file=sys.stderr)
+    except (ParameterError, ValueError) as error:
+        print(f'mtl_perception_node: {conversions.printable(error, 400)}', file=sys.stderr)
         code = 2
     finally:
         if node is not None:

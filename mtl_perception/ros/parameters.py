@@ -107,3 +107,26 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 )
 
 PARAMETER_NAMES = tuple(spec.name for spec in PARAMETERS)
+
+
+def allowed_values(name: str) -> str:
+    """
+    Describe what parameter ``name`` accepts, for the one-line error of a bad value.
+
+    Said in the words of a params file (``5.0``, not ``5``, for a float), because rclpy refuses
+    an integer for a double parameter and a user reading only the type would not see why.
+    """
+    spec = next((spec for spec in PARAMETERS if spec.name == name), None)
+    if spec is None:
+        return 'a parameter this node does not declare'
+    if spec.choices:
+        return f'one of {", ".join(spec.choices)}'
+    if isinstance(spec.default, bool):
+        return 'true or false'
+    if isinstance(spec.default, int):
+        low, high = spec.int_range or ('-inf', 'inf')
+        return f'an integer in [{low}, {high}]'
+    if isinstance(spec.default, float):
+        low, high = spec.float_range or (float('-inf'), float('inf'))
+        return f'a float in [{low:g}, {high:g}], written with a decimal point (5.0, not 5)'
+    return 'a string'
