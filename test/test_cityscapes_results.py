@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Cityscapes results format and the official cityscapesScripts scores, on a fake Cityscapes."""
 
 from __future__ import annotations
@@ -42,8 +56,10 @@ def _write_png(path: Path, array: np.ndarray) -> None:
 
 def _frame(index: int) -> tuple[np.ndarray, np.ndarray]:
     """
-    Label ids and instance ids of frame ``index``: sky, building, road, a void strip and
-    things of at least 100 pixels (the instance evaluator ignores smaller ones).
+    Return the label ids and instance ids of frame ``index``.
+
+    Sky, building, road, a void strip and things of at least 100 pixels (the instance
+    evaluator ignores smaller ones).
     """
     labels = np.full((HEIGHT, WIDTH), 7, np.uint8)  # road
     labels[:12] = 23  # sky
@@ -108,8 +124,8 @@ def test_train_ids_map_back_to_their_label_ids():
     assert table[255] == 0  # no class: "unlabeled", ignored by the evaluators
 
 
-def test_results_hold_label_ids_and_instance_masks_at_the_original_size(cityscapes_root,
-                                                                       tmp_path):
+def test_results_hold_label_ids_and_instance_masks_at_the_original_size(
+        cityscapes_root, tmp_path):
     results = tmp_path / 'results'
     stale = results / 'instance' / 'aachen' / 'aachen_000000_000099_pred.txt'
     stale.parent.mkdir(parents=True)
@@ -177,7 +193,7 @@ def test_the_ground_truth_scores_perfectly(cityscapes_root, tmp_path):
 
 def test_prediction_on_ignored_pixels_only_is_scored_despite_upstream_issue_89(
         cityscapes_root, tmp_path, caplog):
-    """The only car prediction lies on unlabeled pixels: their AP code would raise."""
+    """Return the only car prediction lies on unlabeled pixels: their AP code would raise."""
     pytest.importorskip('cityscapesscripts')
     results = tmp_path / 'results'
     write_ground_truth_results(cityscapes_root, 'val', results)

@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``mtl_benchmark``: speed of the network, the whole pipeline and the node over DDS.
 
@@ -51,7 +65,7 @@ def random_checkpoint(preset: str, width: int, height: int) -> Checkpoint:
 
 
 def test_image(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """A smooth image with some structure (blurred noise), not a constant frame."""
+    """Return a smooth image with some structure (blurred noise), not a constant frame."""
     import cv2
 
     noise = np.random.default_rng(seed).integers(0, 255, (height // 8, width // 8, 3),
@@ -140,9 +154,9 @@ def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
         return callback
 
     for topic, kind in outputs.items():
-        node.create_subscription(kind, topic, on_output(topic),
-                                       QoSProfile(depth=10,
-                                                  reliability=ReliabilityPolicy.RELIABLE))
+        node.create_subscription(
+            kind, topic, on_output(topic),
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
     try:
         if not spin_until(lambda: image_pub.get_subscription_count() > 0, 120.0):
             raise RuntimeError('the node did not subscribe: ' + stop_node(process))

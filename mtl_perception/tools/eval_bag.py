@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``mtl_eval_bag BAG --out DIR``: replay a recorded drive through the model and judge it.
 
@@ -266,7 +280,7 @@ OUTPUT_TOPICS = {'/mtl/semantic/labels': 'sensor_msgs/msg/Image',
 
 def open_output_bag(bag: str | Path, path: Path, input_topics: dict[str, str],
                     storage: str) -> Any:
-    """A new bag holding a copy of the inputs; outputs are appended frame by frame."""
+    """Return a new bag holding a copy of the inputs; outputs are appended frame by frame."""
     from mtl_perception.bag.io import BagWriter
 
     writer = BagWriter(path, {**input_topics, **OUTPUT_TOPICS}, storage, overwrite=True)
@@ -283,7 +297,7 @@ def open_output_bag(bag: str | Path, path: Path, input_topics: dict[str, str],
 
 def output_messages(frame: dict[str, Any], result: Any, class_set: Any
                     ) -> list[tuple[str, int, bytes]]:
-    """The node's output topics for one frame, with the input image's header."""
+    """Return the node's output topics for one frame, with the input image's header."""
     from mtl_perception.core.visualize import colorize_semantic
     from mtl_perception.ros import conversions
     from rclpy.serialization import serialize_message
