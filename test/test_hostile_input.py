@@ -31,7 +31,7 @@ import pytest
 
 pytest.importorskip('rclpy')
 
-from mtl_perception.ros import conversions  # noqa: E402
+from mtl_perception.ros import conversions  # noqa: E402, I100
 from mtl_perception.ros.conversions import (  # noqa: E402
     camera_info_to_intrinsics,
     compressed_image_size,

@@ -29,7 +29,7 @@ import torch
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-from mtl_perception.core.onnx_backend import (  # noqa: E402
+from mtl_perception.core.onnx_backend import (  # noqa: E402, I100
     compare_with_checkpoint,
     export_onnx,
     load_onnx_metadata,

@@ -96,7 +96,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 
 
-
 @dataclass
 class InstanceResult:
     """

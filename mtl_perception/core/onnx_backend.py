@@ -212,7 +212,7 @@ class OnnxRuntimeBackend:
         try:
             import onnxruntime
         except ImportError:
-            raise ValueError("backend onnxruntime needs the onnxruntime package (pip install "
+            raise ValueError('backend onnxruntime needs the onnxruntime package (pip install '
                              "'mtl_perception[onnx]')") from None
         _check_size(path, input_size)
         options = onnxruntime.SessionOptions()

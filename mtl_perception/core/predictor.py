@@ -295,7 +295,7 @@ class Predictor:
 
     @property
     def model(self) -> torch.nn.Module | None:
-        """The torch network (torch backend), None otherwise or once released."""
+        """Return the torch network (torch backend), None otherwise or once released."""
         return getattr(self.backend, 'model', None)
 
     def _check_image(self, image: np.ndarray) -> None:
