@@ -30,7 +30,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from mtl_perception.ros import conversions  # noqa: E402
+from mtl_perception.ros import conversions  # noqa: E402, I100
 from ros_harness import camera_info, isolated_ros_env, Probe, rgb_image, start_node, stop_node  # noqa: E402, I100
 from sensor_msgs.msg import Image  # noqa: E402
 
@@ -134,3 +134,70 @@ def test_the_node_runs_an_exported_onnx_file_like_its_checkpoint(ros_env, tmp_pa
     expected = ScenePipeline(Predictor(model, device='cpu')).process(
         pixels, outputs={'semantic'}).prediction.semantic
     assert (labels == expected).mean() >= 0.999
+
+
+BEST_EFFORT_OUTPUTS = {'semantic/labels': Image, 'semantic/color': Image, 'depth': Image,
+                       'instances/ids': Image, 'uncertainty/semantic': Image}
+
+
+def _count_best_effort_deliveries(ros_env, tmp_path, size, frames, node_env=None):
+    """Start the node; send ``frames`` frames one at a time; count best-effort receptions."""
+    from conftest import tiny_checkpoint_object
+    from mtl_perception.core.checkpoint import save_checkpoint
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import PointCloud2
+
+    model = save_checkpoint(tiny_checkpoint_object(), tmp_path / 'tiny.pt')
+    namespace = f'/b{uuid.uuid4().hex[:6]}'
+    process = start_node(namespace, {'model_path': model, 'device': 'cpu',
+                                     'instance_min_pixels': 1},
+                         {**ros_env, **(node_env or {})},
+                         remaps={'image': f'{namespace}/cam/image',
+                                 'camera_info': f'{namespace}/cam/camera_info'})
+    probe = Probe(f'{namespace}/cam', name='probe_best_effort')
+    stamps: dict[str, set] = {key: set() for key in [*BEST_EFFORT_OUTPUTS, 'instances/points']}
+    for topic, kind in [*BEST_EFFORT_OUTPUTS.items(), ('instances/points', PointCloud2)]:
+        # What many consumers use for sensor data: best effort, keep last 5, defaults else.
+        probe.node.create_subscription(
+            kind, f'{namespace}/{topic}',
+            lambda message, topic=topic: stamps[topic].add(message.header.stamp.sec),
+            qos_profile_sensor_data)
+    width, height = size
+    try:
+        assert probe.wait_for_subscriber(90.0)
+        assert probe.spin_until(lambda: all(
+            probe.node.count_publishers(f'{namespace}/{t}') for t in stamps), 30.0)
+        for index in range(frames):
+            pixels = np.random.default_rng(index).integers(0, 255, (height, width, 3),
+                                                           dtype=np.uint8)
+            image = rgb_image(pixels, 100.0 + index)
+            info = camera_info(width, height)
+            info.header = image.header
+            probe.info_pub.publish(info)
+            probe.spin_until(lambda: False, 0.1)
+            probe.image_pub.publish(image)
+            probe.spin_until(lambda index=index: all(100 + index in s for s in stamps.values()),
+                             8.0)
+        probe.spin_until(lambda: False, 1.0)
+    finally:
+        probe.destroy()
+        output = stop_node(process)
+    assert 'Traceback' not in output, output
+    return {topic: len(received) for topic, received in stamps.items()}, output
+
+
+@pytest.mark.parametrize('size', [(640, 480), (1280, 720)])
+def test_a_best_effort_subscriber_at_defaults_receives_every_output(ros_env, tmp_path, size):
+    os.environ.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)  # this side keeps the defaults
+    frames = 5
+    received, output = _count_best_effort_deliveries(ros_env, tmp_path, size, frames)
+    assert 'fastdds_large_outputs.xml' in output, output
+    assert received == dict.fromkeys(received, frames), received
+
+
+def test_without_the_profile_large_outputs_are_lost(ros_env, tmp_path):
+    """The control: the same exchange with the node at Fast DDS defaults loses outputs."""
+    received, output = _count_best_effort_deliveries(
+        ros_env, tmp_path, (1280, 720), 3, node_env={'MTL_PERCEPTION_DDS_PROFILE': 'none'})
+    assert 'Fast DDS profile: none' in output, output
+    assert received['depth'] < 3, received

@@ -87,6 +87,8 @@ ROSDEP_KEYS = {
     'pybullet': 'python3-pybullet-pip',
     'pybullet_data': 'python3-pybullet-pip', 'rosbags': 'python3-rosbags-pip',
     'mcap': 'mcap-ros2-support', 'cityscapesscripts': None,
+    # Optional (mtl_export and .onnx models; pip extra 'onnx'; TensorRT comes with JetPack).
+    'onnx': None, 'onnxruntime': None, 'tensorrt': None,
     'pytest': 'python3-pytest', 'psutil': 'python3-psutil',
     'ament_copyright': 'ament_copyright', 'ament_flake8': 'ament_flake8',
     'ament_pep257': 'ament_pep257', 'ament_xmllint': 'ament_xmllint',

@@ -26,6 +26,7 @@ import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 from mtl_perception.ros import conversions
 from mtl_perception.ros.parameters import allowed_values, PARAMETERS
+from mtl_perception.ros.qos import use_shipped_dds_profile
 from mtl_perception.ros.stream import DeliveryGaps, StampClock, StampVerdict
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
@@ -108,6 +109,7 @@ class FrameStats:
     dds_messages_lost: int = 0  # the subscription's message_lost QoS event
     clock_jumps: int = 0
     window_clock_jumps: int = 0
+    camera_info_received: int = 0
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -421,6 +423,8 @@ class MtlPerceptionNode(LifecycleNode):
                 self._stats.dropped += 1
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
+        with self._stats_lock:
+            self._stats.camera_info_received += 1
         try:
             intrinsics = conversions.camera_info_to_intrinsics(msg)
         except conversions.ImplausibleCameraInfo as error:
@@ -635,6 +639,7 @@ class MtlPerceptionNode(LifecycleNode):
                 'frames_dropped_dds': stats.dropped_in_dds,
                 'dds_messages_lost': stats.dds_messages_lost,
                 'clock_jump': stats.clock_jumps,
+                'camera_info_received': stats.camera_info_received,
                 'input_rate_hz': stats.window_received / window,
                 'processed_rate_hz': stats.window_processed / window,
                 'latency_p50_ms': _percentile(stats.latency_ms, 50),
@@ -759,6 +764,7 @@ def main(args: list[str] | None = None) -> int:
         print(f'mtl_perception_node: {conversions.printable(problem, 400)}', file=sys.stderr)
         return 2
     # Before rclpy.init: Fast DDS reads its profile when the participant is created.
+    dds_profile = use_shipped_dds_profile(os.environ)
     try:
         _init_quietly(args)
     except _rclpy.RCLError as error:  # a --params-file rcl cannot use, malformed --ros-args
@@ -770,6 +776,7 @@ def main(args: list[str] | None = None) -> int:
     code = 0
     try:
         node = MtlPerceptionNode()
+        node.get_logger().info(dds_profile)
         if node.get_parameter('autostart').value:
             if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 node.get_logger().fatal('start-up failed: the node could not be configured')
