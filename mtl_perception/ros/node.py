@@ -284,7 +284,9 @@ class MtlPerceptionNode(LifecycleNode):
         try:
             predictor = Predictor(path, device=self._settings['device'],
                                   precision=self._settings['precision'],
-                                  input_size=size if all(size) else None)
+                                  input_size=size if all(size) else None,
+                                  num_threads=int(self._settings['num_threads']) or None,
+                                  backend=self._settings['backend'])
         except (CheckpointError, ValueError, TypeError, RuntimeError, OSError) as error:
             self._load_error = str(error)
             self.get_logger().error(f'cannot load model {path}: {error}')

@@ -26,6 +26,7 @@ from typing import Any
 
 from mtl_perception.core.instances import METHODS as INSTANCE_METHODS
 from mtl_perception.core.pipeline import PipelineConfig
+from mtl_perception.core.predictor import BACKENDS
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 
 # Post-processing defaults have one home, core.pipeline.PipelineConfig; the node, the tools
@@ -63,8 +64,17 @@ class ParameterSpec:
 
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec('model_path', '', 'Checkpoint (.pt) to load; empty: the default model '
-                  'installed in share/mtl_perception/models.', read_only=True),
+    ParameterSpec('model_path', '', 'Checkpoint (.pt) or exported network (.onnx, from '
+                  'mtl_export) to load; empty: the default model installed in '
+                  'share/mtl_perception/models.', read_only=True),
+    ParameterSpec('backend', 'auto', 'What runs the network: auto picks torch for .pt and '
+                  'onnxruntime for .onnx; tensorrt builds and caches an engine from the .onnx '
+                  '(needs CUDA and the tensorrt package).', read_only=True,
+                  choices=BACKENDS),
+    ParameterSpec('num_threads', 1, 'CPU threads of torch / onnxruntime on device cpu; 0: '
+                  "the library's default (all cores). 1 by default: with another process "
+                  'busy on the CPU, 2 threads ran the default model 5-9x slower than 1 '
+                  '(docs/benchmarks.md).', read_only=True, int_range=(0, 256)),
     ParameterSpec('device', 'auto', 'Where the network runs.', read_only=True,
                   choices=('auto', 'cuda', 'cpu')),
     ParameterSpec('precision', 'fp32', 'Network precision; fp16 needs CUDA (falls back to fp32 '
