@@ -1,3 +1,17 @@
+# Copyright 2026 mtl_perception maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``mtl_perception_node``: camera in; semantics, depth and instance point clouds out.
 
@@ -209,7 +223,7 @@ class MtlPerceptionNode(LifecycleNode):
             topics['semantic_info'] = (CameraInfo, 'semantic/camera_info', out_qos)
             topics['depth_info'] = (CameraInfo, 'depth/camera_info', out_qos)
         self._outputs = {key: self.create_lifecycle_publisher(kind, topic, qos)
-                            for key, (kind, topic, qos) in topics.items()}
+                         for key, (kind, topic, qos) in topics.items()}
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(
             float(self._settings['diagnostics_period_s']), self._publish_diagnostics)
@@ -352,8 +366,9 @@ class MtlPerceptionNode(LifecycleNode):
                              durability=DurabilityPolicy.VOLATILE)
             events = SubscriptionEventCallbacks(message_lost=self._on_message_lost,
                                                 incompatible_qos=self._on_incompatible_qos)
-            callback = self._on_image
-            if not hasattr(Subscription, 'CallbackType'):  # Humble: no MessageInfo argument
+            if hasattr(Subscription, 'CallbackType'):
+                callback = self._on_image
+            else:  # Humble: no MessageInfo argument
                 def callback(msg: Any) -> None:
                     self._on_image(msg, None)
             self._image_sub = self.create_subscription(kind, topic, callback, qos,
@@ -544,8 +559,7 @@ class MtlPerceptionNode(LifecycleNode):
 
             colour = colorize_semantic(prediction.semantic, pipeline.predictor.class_set, image,
                                        float(self._settings['color_blend']))
-            self._outputs['color'].publish(conversions.numpy_to_image(colour, 'rgb8',
-                                                                         header))
+            self._outputs['color'].publish(conversions.numpy_to_image(colour, 'rgb8', header))
         if wanted['depth'] and result.depth_m is not None:
             self._outputs['depth'].publish(
                 conversions.numpy_to_image(result.depth_m.astype(np.float32), '32FC1', header))
@@ -605,8 +619,8 @@ class MtlPerceptionNode(LifecycleNode):
         intrinsics = self._intrinsics
         if intrinsics is None:
             self._degrade('no_camera_info', 'no valid CameraInfo received yet on '
-                         f'{self.resolve_topic_name("camera_info")}; depth assumes the '
-                         'canonical camera until one arrives')
+                          f'{self.resolve_topic_name("camera_info")}; depth assumes the '
+                          'canonical camera until one arrives')
             return None
         if (intrinsics.width, intrinsics.height) != (width, height):
             self._degrade('camera_info_size_mismatch', (
