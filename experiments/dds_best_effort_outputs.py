@@ -60,6 +60,8 @@ end = time.time() + float(sys.argv[1])
 while time.time() < end: rclpy.spin_once(node, timeout_sec=0.05)
 print(len(got))
 """
+
+
 def environment(profile: str | None) -> dict[str, str]:
     """Return a private-domain environment, Fast DDS defaults unless ``profile`` is given."""
     env = dict(os.environ, ROS_DOMAIN_ID=str(60 + os.getpid() % 30),

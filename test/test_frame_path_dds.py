@@ -31,7 +31,14 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 
 from mtl_perception.ros import conversions  # noqa: E402, I100
-from ros_harness import camera_info, isolated_ros_env, Probe, rgb_image, start_node, stop_node  # noqa: E402, I100
+from ros_harness import (  # noqa: E402, I100
+    camera_info,
+    isolated_ros_env,
+    Probe,
+    rgb_image,
+    start_node,
+    stop_node,
+)
 from sensor_msgs.msg import Image  # noqa: E402
 
 
