@@ -42,6 +42,21 @@ NOT_PACKAGE = {'.git', '.venv', 'build', 'install', 'log', 'demo_output', 'data'
 CACHES = ('__pycache__', '*.egg-info', '.pytest_cache', '.ruff_cache')
 
 
+def package_paths(python_only: bool = True) -> list[str]:
+    """
+    Return the top-level folders and Python files of the package source, for the ament linters.
+
+    A ROS package runs them on ``.``; this checkout also holds .venv, build/ and install/ (the
+    pip world of make), which are not the package's code. flake8 checks every file it is
+    named as Python, so only folders and ``*.py`` unless ``python_only`` is false (for
+    ament_copyright, which also wants LICENSE and CONTRIBUTING.md).
+    """
+    return [str(path) for path in sorted(REPO.iterdir())
+            if path.name not in NOT_PACKAGE and path.name[0] not in '._'
+            and not path.name.endswith('.egg-info')
+            and (not python_only or path.is_dir() or path.suffix == '.py')]
+
+
 def executable(name: str) -> str | None:
     """Return the path of a console script of this Python environment, else from PATH."""
     candidate = BIN / name
