@@ -324,6 +324,9 @@ def _collect_votes(semantic: torch.Tensor, offsets: torch.Tensor, table: torch.T
                   present_classes=present_classes)
 
 
+_DIRECT_CENTRES = 8  # up to this many centres per class, each vote is compared with all
+
+
 def _assign_nearest(votes: _Votes, centres: torch.Tensor, centre_slot: torch.Tensor,
                     max_distance_px: float, cell_px: float = 4.0, candidates: int = 3
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -334,7 +337,8 @@ def _assign_nearest(votes: _Votes, centres: torch.Tensor, centre_slot: torch.Ten
     centre of the class (inf when the class has none). No (votes x centres) matrix: votes are
     bucketed into ``cell_px`` cells, the ``candidates`` centres of the cell's class nearest to
     each *occupied* cell's centre are found once per cell (votes pile up on a few cells
-    around the instance centres), and each vote is compared with those few. The triangle
+    around the instance centres), and each vote is compared with those few (with at most
+    ``_DIRECT_CENTRES`` centres per class, simply with those: no cells needed). The triangle
     inequality says when that answer is certain: any other centre is at least
     ``d(cell, next centre) - d(vote, cell)`` from the vote. The rare votes where that bound
     is not conclusive (far from every centre, or outside the image) are compared with every
@@ -346,6 +350,23 @@ def _assign_nearest(votes: _Votes, centres: torch.Tensor, centre_slot: torch.Ten
     if centres.shape[0] == 0 or count == 0:
         return assignment, torch.full((count,), math.inf, dtype=torch.float32, device=device)
     classes = int(votes.present_classes.numel())
+    points = torch.stack([votes.vote_x, votes.vote_y], 1)  # (P, 2)
+    per_class = torch.bincount(centre_slot, minlength=classes)  # (T,)
+    k_max = int(per_class.max())
+    order = torch.argsort(centre_slot, stable=True)
+    first = torch.cumsum(per_class, 0) - per_class
+    rank = torch.arange(order.numel(), device=device) - first[centre_slot[order]]
+    table = torch.full((classes, k_max), -1, dtype=torch.int64, device=device)
+    table[centre_slot[order], rank] = order  # (T, Kmax) centre indices of each class
+    padded = torch.where(table[..., None] >= 0, centres[table.clamp(min=0)],
+                         torch.full((1, 1, 2), math.inf, device=device))  # (T, Kmax, 2)
+    if k_max <= _DIRECT_CENTRES:
+        # Few centres per class (the usual frame): each vote against its class's few.
+        gap = points[:, None, :] - padded[votes.slot]  # (P, Kmax <= 8, 2)
+        best2, best = torch.nan_to_num((gap * gap).sum(-1), nan=math.inf).min(dim=1)
+        chosen = table[votes.slot, best]
+        within = best2 <= float(max_distance_px) ** 2
+        return torch.where(within, chosen, assignment), best2.to(torch.float32)
     grid_w = max(int(math.ceil(votes.width / cell_px)), 1)
     grid_h = max(int(math.ceil(votes.height / cell_px)), 1)
     # Votes outside the image use the nearest border cell; the bound below covers them.
@@ -362,16 +383,6 @@ def _assign_nearest(votes: _Votes, centres: torch.Tensor, centre_slot: torch.Ten
     cell_centre = torch.stack([(cells % grid_w).float(),
                                torch.div(cells, grid_w, rounding_mode='floor').remainder(
                                    grid_h).float()], 1) * cell_px + (cell_px - 1) / 2.0
-    # Centres of each class, padded to the largest class: (T, Kmax, 2), +inf where padding.
-    order = torch.argsort(centre_slot, stable=True)
-    per_class = torch.bincount(centre_slot, minlength=classes)  # (T,)
-    k_max = int(per_class.max())
-    first = torch.cumsum(per_class, 0) - per_class
-    rank = torch.arange(order.numel(), device=device) - first[centre_slot[order]]
-    table = torch.full((classes, k_max), -1, dtype=torch.int64, device=device)
-    table[centre_slot[order], rank] = order
-    padded = torch.where(table[..., None] >= 0, centres[table.clamp(min=0)],
-                         torch.full((1, 1, 2), math.inf, device=device))  # (T, Kmax, 2)
     # The nearest few centres of each occupied cell, plus the next one as a bound.
     delta = cell_centre[:, None, :] - padded[cell_slot]  # (M, Kmax, 2)
     cell_distance = torch.nan_to_num((delta * delta).sum(-1), nan=math.inf, posinf=math.inf)
@@ -380,7 +391,6 @@ def _assign_nearest(votes: _Votes, centres: torch.Tensor, centre_slot: torch.Ten
     bound = (near2[:, take].sqrt() if k_max > take
              else torch.full_like(near2[:, 0], math.inf))  # (M,)
     options = table[cell_slot[:, None], nearest[:, :take]][vote_cell]  # (P, take)
-    points = torch.stack([votes.vote_x, votes.vote_y], 1)  # (P, 2)
     gap = points[:, None, :] - centres[options.clamp(min=0)]
     option_distance = torch.where(options >= 0, (gap * gap).sum(-1),
                                   torch.full_like(gap[..., 0], math.inf))

@@ -48,7 +48,7 @@ from mtl_perception.core.pipeline import (
     PipelineConfig,
     ScenePipeline,
 )
-from mtl_perception.core.predictor import default_model_path, Predictor
+from mtl_perception.core.predictor import default_model_path, Predictor, resolve_device
 from mtl_perception.tools.report import cpu_model, now_iso, write_marked_section
 import numpy as np
 import torch
@@ -105,10 +105,64 @@ def bench_model(checkpoint: Checkpoint, size: tuple[int, int], device: str, prec
             'pipeline_ms': float(np.median(pipeline_ms))}
 
 
+def rendered_scene(width: int, height: int, seed: int = 90_001) -> Any:
+    """Return a rendered drive frame (RGB, K, ground truth) at the camera size."""
+    from mtl_perception.core.synth.scene import render_frame
+
+    return render_frame(seed, width, height)
+
+
+def bench_frame_path(model_path: Path, camera_size: tuple[int, int],
+                     network_size: tuple[int, int], repeats: int,
+                     config: PipelineConfig | None = None, device: str = 'cpu',
+                     onnx_path: Path | None = None) -> dict[str, Any]:
+    """
+    Follow one camera frame through the pipeline: median ms per stage and the ratios.
+
+    The trained model on a rendered scene (realistic instances), every output asked for, as
+    the node does when everything is subscribed. ``non_forward_ms`` is the median total
+    minus the median forward. With ``onnx_path`` the same forward runs in onnxruntime too.
+    """
+    frame = rendered_scene(*camera_size)
+    predictor = Predictor(model_path, device=device, input_size=network_size)
+    pipeline = ScenePipeline(predictor, config)
+    stages: dict[str, list[float]] = {}
+    totals = []
+    for index in range(repeats + 3):
+        start = time.perf_counter()
+        result = pipeline.process(frame.rgb, frame.K)
+        total = (time.perf_counter() - start) * 1e3
+        if index < 3:
+            continue
+        totals.append(total)
+        for stage, value in result.timings_ms.items():
+            stages.setdefault(stage, []).append(value)
+    row = {'camera': f'{camera_size[0]}x{camera_size[1]}',
+           'network': f'{network_size[0]}x{network_size[1]}',
+           'instances': len(result.instances), 'cloud_points': int(result.cloud.size),
+           'total_ms': float(np.median(totals)),
+           **{f'{stage}_ms': float(np.median(values)) for stage, values in stages.items()}}
+    row['non_forward_ms'] = row['total_ms'] - row['forward_ms']
+    row['non_forward_ratio'] = row['non_forward_ms'] / row['forward_ms']
+    if onnx_path is not None:
+        tensor = predictor.preprocess(frame.rgb)
+        exported = Predictor(onnx_path, device=device, input_size=network_size)
+        row['torch_forward_only_ms'] = float(np.median(time_calls(
+            lambda: predictor.forward(tensor), repeats)))
+        row['onnxruntime_forward_ms'] = float(np.median(time_calls(
+            lambda: exported.forward(tensor), repeats)))
+    return row
+
+
 def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
-              precision: str, camera_hz: float = 30.0, config: PipelineConfig | None = None
-              ) -> dict[str, Any]:
-    """End-to-end latency and throughput of the node process over Fast DDS."""
+              precision: str, camera_hz: float = 30.0, config: PipelineConfig | None = None,
+              camera_size: tuple[int, int] | None = None, image: np.ndarray | None = None,
+              num_threads: int = 1) -> dict[str, Any]:
+    """
+    Return the node's latency and throughput over DDS, network at ``size``.
+
+    The camera sends ``camera_size`` frames (default ``size``): ``image`` or smooth noise.
+    """
     from mtl_perception.ros.conversions import numpy_to_image
     from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node, use_env
     from mtl_perception.ros.sim_camera import camera_info_message
@@ -122,7 +176,7 @@ def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
     namespace = f'/bench{os.getpid()}'
     process = start_node(namespace, {'model_path': model_path, 'device': device,
                                      'precision': precision, 'input_width': size[0],
-                                     'input_height': size[1],
+                                     'input_height': size[1], 'num_threads': num_threads,
                                      **(config or PipelineConfig()).to_parameters()}, env,
                          remaps={'image': f'{namespace}/cam/image',
                                  'camera_info': f'{namespace}/cam/camera_info'})
@@ -160,10 +214,11 @@ def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
     try:
         if not spin_until(lambda: image_pub.get_subscription_count() > 0, 120.0):
             raise RuntimeError('the node did not subscribe: ' + stop_node(process))
-        K = np.array([[size[0], 0, size[0] / 2 - 0.5], [0, size[0], size[1] / 2 - 0.5],
+        camera = camera_size or size
+        K = np.array([[camera[0], 0, camera[0] / 2 - 0.5], [0, camera[0], camera[1] / 2 - 0.5],
                       [0, 0, 1]], dtype=float)
-        info: CameraInfo = camera_info_message(K, size[0], size[1], 'camera_optical_frame')
-        image = test_image(*size)
+        info: CameraInfo = camera_info_message(K, camera[0], camera[1], 'camera_optical_frame')
+        image = test_image(*camera) if image is None else image
         sent: dict[tuple[int, int], float] = {}
         latencies = []
         # Latency: one frame at a time, wait for all its outputs.
@@ -197,10 +252,82 @@ def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
         node.destroy_node()
         stop_node(process)
         rclpy.shutdown()
-    return {'size': f'{size[0]}x{size[1]}', 'latency_ms': float(np.median(latencies)),
+    return {'size': f'{size[0]}x{size[1]}',
+            'camera': f'{(camera_size or size)[0]}x{(camera_size or size)[1]}',
+            'latency_ms': float(np.median(latencies)),
             'latency_p90_ms': float(np.percentile(latencies, 90)),
             'throughput_fps': throughput, 'published': published,
             'processed': len(arrivals)}
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(v) for v in text.split('x'))
+    return width, height
+
+
+def frame_path_report(args: argparse.Namespace, config: PipelineConfig, command: str) -> int:
+    """Run the frame-path benchmark and write its marked section of the docs."""
+    import tempfile
+
+    from mtl_perception.core.onnx_backend import export_onnx
+
+    model_path = args.model or default_model_path()
+    network = _size(args.network)
+    device = str(resolve_device(args.device))
+    onnx_path = Path(tempfile.mkdtemp()) / 'model.onnx'
+    export_onnx(model_path, onnx_path, network)
+    rows = []
+    for camera in args.cameras:
+        row = bench_frame_path(model_path, _size(camera), network, args.repeats, config,
+                               device, onnx_path)
+        LOGGER.info('%s', row)
+        rows.append(row)
+    lines = [f'## One frame through the pipeline ({device}, network {args.network})', '',
+             f'- command: `{command}`',
+             f'- hardware: {cpu_model()}; torch {torch.__version__}, '
+             f'{torch.get_num_threads()} threads', f'- date: {now_iso()}',
+             f'- model: `{Path(model_path).name}`; a rendered scene (seed 90001) at the camera '
+             'size with its intrinsics; every output (labels, confidence, instances, depth, '
+             f'cloud); median of {args.repeats} frames after 3 warm-up frames. non-forward = '
+             'median total - median forward (preprocess = resize to the network + upload + '
+             'normalise; postprocess = argmax/softmax at the network resolution, resizes to '
+             'the camera size, copy to the host).']
+    if args.note:
+        lines.append(f'- note: {args.note}')
+    lines += ['', '| camera | instances | total ms | forward ms | preprocess | postprocess | '
+              'clustering | depth | cloud | non-forward ms | non-forward / forward | '
+              'onnxruntime forward ms | torch forward ms |',
+              '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for row in rows:
+        lines.append(
+            f'| {row["camera"]} | {row["instances"]} | {row["total_ms"]:.1f} | '
+            f'{row["forward_ms"]:.1f} | {row["preprocess_ms"]:.1f} | '
+            f'{row["postprocess_ms"]:.1f} | {row["clustering_ms"]:.1f} | '
+            f'{row["depth_ms"]:.1f} | {row["cloud_ms"]:.1f} | {row["non_forward_ms"]:.1f} | '
+            f'{100 * row["non_forward_ratio"]:.0f} % | {row["onnxruntime_forward_ms"]:.1f} | '
+            f'{row["torch_forward_only_ms"]:.1f} |')
+    if args.dds:
+        camera = _size(args.cameras[0])
+        frame = rendered_scene(*camera)
+        dds = bench_dds(model_path, network, args.dds_frames, device, args.precision,
+                        args.camera_hz, config, camera, frame.rgb,
+                        num_threads=args.threads or 1)
+        LOGGER.info('%s', dds)
+        forward = rows[0]['forward_ms']
+        lines += ['', f'Node over DDS (camera {dds["camera"]} at default QoS, network '
+                  f'{dds["size"]}, num_threads {args.threads or 1}): end-to-end latency = image '
+                  'published -> labels, depth and instance cloud received, one frame at a '
+                  f'time, median of {args.dds_frames}.', '',
+                  '| latency ms (p50) | p90 | forward ms (same run, in-process) | '
+                  'latency / forward | frames/s at ' f'{args.camera_hz:g} Hz camera |',
+                  '|---|---|---|---|---|',
+                  f'| {dds["latency_ms"]:.1f} | {dds["latency_p90_ms"]:.1f} | {forward:.1f} | '
+                  f'{dds["latency_ms"] / forward:.2f} | {dds["throughput_fps"]:.1f} |']
+    section = '\n'.join(lines) + '\n'
+    print(section)
+    if args.write_docs:
+        write_marked_section(args.write_docs, f'frame-path-{device}', section)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,11 +345,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--camera-hz', type=float, default=30.0,
                         help='camera rate of the throughput part of the dds benchmark')
     parser.add_argument('--write-docs', type=Path, default=None)
+    parser.add_argument('--frame-path', action='store_true',
+                        help='instead: one camera frame through the pipeline with the trained '
+                        'model (cameras --cameras, network --network), stage by stage, and '
+                        'with --dds the node over DDS at the first camera size')
+    parser.add_argument('--cameras', nargs='+', default=['640x480', '1280x720'])
+    parser.add_argument('--network', default='320x240')
+    parser.add_argument('--threads', type=int, default=None,
+                        help="torch CPU threads (default: torch's)")
+    parser.add_argument('--note', default='', help='a sentence for the docs (e.g. CPU sharing)')
     add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
     config = pipeline_config_from_args(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     sizes = [tuple(int(v) for v in s.split('x')) for s in args.sizes]
     command = 'mtl_benchmark ' + shlex.join(argv if argv is not None else sys.argv[1:])
+    if args.frame_path:
+        return frame_path_report(args, config, command)
     rows = []
     for preset in args.presets:
         for size in sizes:
