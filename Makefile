@@ -65,8 +65,12 @@ test: $(STAMP) ros-tools
 	$(VENV)/bin/ruff check mtl_perception test experiments setup.py launch
 	$(PY) -m pytest -q test
 
+# ruff is configured to agree with ament (ruff.toml); where the ament linters are installed
+# (make ros-tools) their tests run too, as colcon test would.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check mtl_perception test experiments setup.py launch
+	$(PY) -m pytest -q test/test_flake8.py test/test_pep257.py test/test_copyright.py \
+		test/test_xmllint.py
 
 bench: $(STAMP)
 	$(VENV)/bin/mtl_benchmark
