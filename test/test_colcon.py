@@ -26,7 +26,8 @@ import pytest
 from ros_tools import colcon_env, colcon_workspace, executable, require, run
 
 # A fast subset that still goes through pytest's collection of the whole test folder.
-SUBSET = 'test_license_file or test_xmllint or test_package_manifest or test_launch_file_names'
+SUBSET = ('test_copyright or test_license_file or test_xmllint or test_package_manifest'
+          ' or test_launch_file_names')
 
 
 @pytest.fixture(scope='module')
@@ -62,7 +63,7 @@ def test_colcon_test_collects_and_runs_the_pytest_tests(workspace):
     cases = {case.get('name'): case for case in suite.iter('testcase')}
     ran = {name for name, case in cases.items()
            if case.find('skipped') is None and case.find('error') is None}
-    assert {'test_xmllint', 'test_license_file_is_the_declared_license',
+    assert {'test_copyright', 'test_xmllint', 'test_license_file_is_the_declared_license',
             'test_package_manifest_declares_exactly_what_the_code_imports'} <= ran, cases
     assert int(suite.get('failures')) == 0 and int(suite.get('errors')) == 0
     summary = run([executable('colcon'), 'test-result', '--test-result-base', str(results),
