@@ -324,7 +324,7 @@ def _collect_votes(semantic: torch.Tensor, offsets: torch.Tensor, table: torch.T
                   present_classes=present_classes)
 
 
-_DIRECT_CENTRES = 8  # up to this many centres per class, each vote is compared with all
+_DIRECT_CENTRES = 16  # up to this many centres per class, each vote is compared with all
 
 
 def _assign_nearest(votes: _Votes, centres: torch.Tensor, centre_slot: torch.Tensor,

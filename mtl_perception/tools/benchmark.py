@@ -115,16 +115,19 @@ def rendered_scene(width: int, height: int, seed: int = 90_001) -> Any:
 def bench_frame_path(model_path: Path, camera_size: tuple[int, int],
                      network_size: tuple[int, int], repeats: int,
                      config: PipelineConfig | None = None, device: str = 'cpu',
-                     onnx_path: Path | None = None) -> dict[str, Any]:
+                     onnx_path: Path | None = None, precision: str = 'fp32',
+                     backend: str = 'torch') -> dict[str, Any]:
     """
     Follow one camera frame through the pipeline: median ms per stage and the ratios.
 
     The trained model on a rendered scene (realistic instances), every output asked for, as
     the node does when everything is subscribed. ``non_forward_ms`` is the median total
-    minus the median forward. With ``onnx_path`` the same forward runs in onnxruntime too.
+    minus the median forward. ``backend`` other than torch runs ``onnx_path``; with the torch
+    backend on the CPU and ``onnx_path``, the forward alone is also timed in onnxruntime.
     """
     frame = rendered_scene(*camera_size)
-    predictor = Predictor(model_path, device=device, input_size=network_size)
+    predictor = Predictor(model_path if backend == 'torch' else onnx_path, device=device,
+                          precision=precision, input_size=network_size, backend=backend)
     pipeline = ScenePipeline(predictor, config)
     stages: dict[str, list[float]] = {}
     totals = []
@@ -137,14 +140,15 @@ def bench_frame_path(model_path: Path, camera_size: tuple[int, int],
         totals.append(total)
         for stage, value in result.timings_ms.items():
             stages.setdefault(stage, []).append(value)
-    row = {'camera': f'{camera_size[0]}x{camera_size[1]}',
+    row = {'camera': f'{camera_size[0]}x{camera_size[1]}', 'backend': backend,
+           'precision': predictor.precision,
            'network': f'{network_size[0]}x{network_size[1]}',
            'instances': len(result.instances), 'cloud_points': int(result.cloud.size),
            'total_ms': float(np.median(totals)),
            **{f'{stage}_ms': float(np.median(values)) for stage, values in stages.items()}}
     row['non_forward_ms'] = row['total_ms'] - row['forward_ms']
     row['non_forward_ratio'] = row['non_forward_ms'] / row['forward_ms']
-    if onnx_path is not None:
+    if onnx_path is not None and backend == 'torch' and predictor.device.type == 'cpu':
         tensor = predictor.preprocess(frame.rgb)
         exported = Predictor(onnx_path, device=device, input_size=network_size)
         row['torch_forward_only_ms'] = float(np.median(time_calls(
@@ -277,11 +281,12 @@ def frame_path_report(args: argparse.Namespace, config: PipelineConfig, command:
     onnx_path = Path(tempfile.mkdtemp()) / 'model.onnx'
     export_onnx(model_path, onnx_path, network)
     rows = []
-    for camera in args.cameras:
-        row = bench_frame_path(model_path, _size(camera), network, args.repeats, config,
-                               device, onnx_path)
-        LOGGER.info('%s', row)
-        rows.append(row)
+    for backend in args.backends:
+        for camera in args.cameras:
+            row = bench_frame_path(model_path, _size(camera), network, args.repeats, config,
+                                   device, onnx_path, args.precision, backend)
+            LOGGER.info('%s', row)
+            rows.append(row)
     lines = [f'## One frame through the pipeline ({device}, network {args.network})', '',
              f'- command: `{command}`',
              f'- hardware: {cpu_model()}; torch {torch.__version__}, '
@@ -294,18 +299,20 @@ def frame_path_report(args: argparse.Namespace, config: PipelineConfig, command:
              'the camera size, copy to the host).']
     if args.note:
         lines.append(f'- note: {args.note}')
-    lines += ['', '| camera | instances | total ms | forward ms | preprocess | postprocess | '
-              'clustering | depth | cloud | non-forward ms | non-forward / forward | '
-              'onnxruntime forward ms | torch forward ms |',
-              '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    lines += ['', '| camera | backend | instances | total ms | frames/s | forward ms | '
+              'preprocess | postprocess | clustering | depth | cloud | non-forward ms | '
+              'non-forward / forward | onnxruntime forward ms | torch forward ms |',
+              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         lines.append(
-            f'| {row["camera"]} | {row["instances"]} | {row["total_ms"]:.1f} | '
+            f'| {row["camera"]} | {row["backend"]} {row["precision"]} | {row["instances"]} | '
+            f'{row["total_ms"]:.1f} | {1000 / row["total_ms"]:.0f} | '
             f'{row["forward_ms"]:.1f} | {row["preprocess_ms"]:.1f} | '
             f'{row["postprocess_ms"]:.1f} | {row["clustering_ms"]:.1f} | '
             f'{row["depth_ms"]:.1f} | {row["cloud_ms"]:.1f} | {row["non_forward_ms"]:.1f} | '
-            f'{100 * row["non_forward_ratio"]:.0f} % | {row["onnxruntime_forward_ms"]:.1f} | '
-            f'{row["torch_forward_only_ms"]:.1f} |')
+            f'{100 * row["non_forward_ratio"]:.0f} % | '
+            f'{row.get("onnxruntime_forward_ms", float("nan")):.1f} | '
+            f'{row.get("torch_forward_only_ms", float("nan")):.1f} |')
     if args.dds:
         camera = _size(args.cameras[0])
         frame = rendered_scene(*camera)
@@ -326,7 +333,7 @@ def frame_path_report(args: argparse.Namespace, config: PipelineConfig, command:
     section = '\n'.join(lines) + '\n'
     print(section)
     if args.write_docs:
-        write_marked_section(args.write_docs, f'frame-path-{device}', section)
+        write_marked_section(args.write_docs, f'frame-path-{device}-{args.network}', section)
     return 0
 
 
@@ -351,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
                         'with --dds the node over DDS at the first camera size')
     parser.add_argument('--cameras', nargs='+', default=['640x480', '1280x720'])
     parser.add_argument('--network', default='320x240')
+    parser.add_argument('--backends', nargs='+', default=['torch'],
+                        choices=('torch', 'onnxruntime', 'tensorrt'),
+                        help='with --frame-path: what runs the network (ONNX exported first)')
     parser.add_argument('--threads', type=int, default=None,
                         help="torch CPU threads (default: torch's)")
     parser.add_argument('--note', default='', help='a sentence for the docs (e.g. CPU sharing)')
