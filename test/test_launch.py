@@ -51,6 +51,7 @@ from ros_tools import (  # noqa: E402
     REPO,
     require,
     ros_world_env,
+    run,
 )
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from std_msgs.msg import Float32MultiArray  # noqa: E402
@@ -326,6 +327,19 @@ def test_ros2_launch_with_the_readme_arguments(ros_graph, tmp_path):
         model = workspace / 'install' / 'mtl_perception' / 'share' / 'mtl_perception' / 'models'
         assert any(f'configured: model {model.resolve()}/default.pt' in line
                    for line in lines), lines
+        # The ros2 CLI a user reaches for next (without starting a ros2 daemon).
+        cli = [executable('ros2')]
+        no_daemon = ['--no-daemon', '--spin-time', '5', '/mtl/mtl_perception']
+        state = run([*cli, 'lifecycle', 'get', *no_daemon], timeout_s=60, env=env,
+                    cwd=workspace).stdout
+        assert state.startswith('active'), state
+        device = run([*cli, 'param', 'get', *no_daemon, 'device'], timeout_s=60, env=env,
+                     cwd=workspace).stdout
+        assert 'auto' in device, device
+        refused = subprocess.run([*cli, 'param', 'set', *no_daemon, 'max_range_m', '-1.0'],
+                                 env=env, cwd=workspace, capture_output=True, text=True,
+                                 timeout=60)
+        assert 'Setting parameter failed' in refused.stdout + refused.stderr, refused
         launched.interrupt_and_check_everything_ends(whole_group=True)
     finally:
         launched.kill_all()
