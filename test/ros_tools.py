@@ -137,7 +137,8 @@ def colcon_workspace(root: Path) -> Path:
     copy_package(root / 'src' / 'mtl_perception')
     run([executable('colcon'), '--log-base', str(root / 'log'), 'build',
          '--base-paths', str(root / 'src'), '--build-base', str(root / 'build'),
-         '--install-base', str(root / 'install'), '--event-handlers', 'console_direct-'],
+         '--install-base', str(root / 'install'), '--event-handlers', 'console_direct-',
+         '--packages-select', 'mtl_perception'],
         timeout_s=300, cwd=root, env=colcon_env(root))
     return root
 

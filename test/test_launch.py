@@ -180,10 +180,16 @@ class Launched:
         self.handle.close()
 
 
+def _sourced(*command: str) -> list[str]:
+    """Return ``command`` run after ``source install/setup.bash``, as the README says."""
+    return ['bash', '-c', 'source install/setup.bash && exec "$@"', 'sourced', *command]
+
+
 def _start_camera(env: dict[str, str], log: Path, namespace: str = '/camera',
-                  cwd: Path | None = None) -> subprocess.Popen:
+                  cwd: Path | None = None, sourced: bool = False) -> subprocess.Popen:
     command = [executable('ros2'), *SIM_CAMERA, *SMALL_FRAMES]
     command[command.index('__ns:=/camera')] = f'__ns:={namespace}'
+    command = _sourced(*command) if sourced else command
     return subprocess.Popen(command, env=env, cwd=cwd, stdout=open(log, 'w'),
                             stderr=subprocess.STDOUT)
 
@@ -307,17 +313,18 @@ def test_launch_service_passes_every_argument_to_the_node(ros_graph, fake_rviz, 
 
 
 def test_ros2_launch_with_the_readme_arguments(ros_graph, tmp_path):
-    """``ros2 launch`` in a colcon workspace as the README says, on a machine without rviz2."""
+    """The README: colcon build, source install/setup.bash, ros2 launch; no rviz2 installed."""
     workspace = colcon_workspace(tmp_path / 'ws')
-    # A relative prefix, as a sourced workspace may leave it: paths the node reports must not be.
-    env = ros_world_env(ros_graph, [workspace / 'install' / 'mtl_perception'])
-    env['AMENT_PREFIX_PATH'] = os.pathsep.join(['install/mtl_perception', sys.prefix])
-    camera = _start_camera(env, tmp_path / 'camera.log', cwd=workspace)
+    env = {key: value for key, value in ros_graph.items()
+           if key not in ('AMENT_PREFIX_PATH', 'PYTHONPATH', 'COLCON_PREFIX_PATH')}
+    env['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), env.get('PATH', '')])
+    env.setdefault('OMP_NUM_THREADS', '1')
+    camera = _start_camera(env, tmp_path / 'camera.log', cwd=workspace, sourced=True)
     probe = Probe('/unused')
     _listen(probe, '/mtl')
-    launched = Launched([executable('ros2'), 'launch', 'mtl_perception', 'camera.launch.py',
-                         'image:=/camera/image_raw', 'camera_info:=/camera/camera_info',
-                         'camera_frame:=camera_optical_frame', 'use_rviz:=true'],
+    launched = Launched(_sourced('ros2', 'launch', 'mtl_perception', 'camera.launch.py',
+                                 'image:=/camera/image_raw', 'camera_info:=/camera/camera_info',
+                                 'camera_frame:=camera_optical_frame', 'use_rviz:=true'),
                         env, cwd=workspace, log=tmp_path / 'launch.log', new_session=True)
     try:
         _wait_for_outputs(probe, launched, camera, tmp_path / 'camera.log')
@@ -328,7 +335,7 @@ def test_ros2_launch_with_the_readme_arguments(ros_graph, tmp_path):
         assert any(f'configured: model {model.resolve()}/default.pt' in line
                    for line in lines), lines
         # The ros2 CLI a user reaches for next (without starting a ros2 daemon).
-        cli = [executable('ros2')]
+        cli = _sourced('ros2')
         no_daemon = ['--no-daemon', '--spin-time', '5', '/mtl/mtl_perception']
         state = run([*cli, 'lifecycle', 'get', *no_daemon], timeout_s=60, env=env,
                     cwd=workspace).stdout
