@@ -20,11 +20,12 @@ fetched offline; an XML catalog points xmllint at the copy shipped in ../shared/
 """
 
 import os
+from pathlib import Path
 import shutil
 import subprocess
 
 import pytest
-from ros_tools import REPO, ROS_TOOLS
+from ros_tools import package_paths, REPO, ROS_TOOLS
 
 XSD = ROS_TOOLS / 'xsd'
 SCHEMA_URL = 'http://download.ros.org/schema/'
@@ -54,7 +55,11 @@ def test_xmllint(offline_schema):
     main = pytest.importorskip(
         'ament_xmllint.main', reason='ament_xmllint not installed (a ROS 2 install or '
         '../shared/ros-tools provides it; make test installs it from there)').main
-    rc = main(argv=[str(REPO / 'package.xml')])
+    # package.xml against its schema, every other XML file of the package (the Fast DDS
+    # profile in config/) for well-formedness, as ament_xmllint does in a ROS package.
+    paths = [p for p in package_paths(python_only=False)
+             if Path(p).is_dir() or p.endswith('.xml')]
+    rc = main(argv=paths)
     assert rc == 0, 'Found errors'
 
 
