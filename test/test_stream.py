@@ -72,3 +72,20 @@ def test_sequence_gaps_without_sequence_numbers_count_nothing():
     gaps = DeliveryGaps()
     assert gaps.observe(None) == 0
     assert gaps.observe({'publication_sequence_number': None}) == 0
+
+
+def test_the_node_minimum_image_size_is_the_predictors():
+    """The node refuses small frames in its callback; the Predictor must agree on the size."""
+    import numpy as np
+    import pytest
+
+    pytest.importorskip('rclpy')
+    from conftest import tiny_checkpoint_object
+    from mtl_perception.core.predictor import Predictor
+    from mtl_perception.ros.node import MIN_IMAGE_SIDE_PX
+
+    predictor = Predictor(tiny_checkpoint_object(), device='cpu')
+    side = MIN_IMAGE_SIDE_PX
+    with pytest.raises(ValueError):
+        predictor._check_image(np.zeros((side - 1, side, 3), np.uint8))
+    predictor._check_image(np.zeros((side, side, 3), np.uint8))

@@ -68,6 +68,9 @@ from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 from visualization_msgs.msg import MarkerArray
 
 NODE_NAME = 'mtl_perception'
+MIN_IMAGE_SIDE_PX = 8
+"""Smallest width and height the Predictor takes (tested equal); smaller frames are rejected
+in the callback, where they are counted, not deep in the worker."""
 _LOG_LINE_CHARS = 600  # longest warning about one message; the rest is attacker-sized
 
 
@@ -429,9 +432,12 @@ class MtlPerceptionNode(LifecycleNode):
         # would have replaced them in the mailbox.
         try:
             if isinstance(msg, CompressedImage):
-                conversions.compressed_image_size(msg)
+                width, height = conversions.compressed_image_size(msg)
             else:
-                conversions.image_to_numpy(msg)
+                height, width = conversions.image_to_numpy(msg).shape[:2]
+            if min(width, height) < MIN_IMAGE_SIDE_PX:
+                raise ValueError(f'the image is {width}x{height} px; the network needs at '
+                                 f'least {MIN_IMAGE_SIDE_PX}x{MIN_IMAGE_SIDE_PX}')
         except (ValueError, TypeError) as error:
             self._reject('bad_image', f'image rejected: {error}')
             return
