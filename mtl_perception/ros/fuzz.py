@@ -173,9 +173,9 @@ IMAGE_MUTATIONS: dict[str, Callable[[Image, np.random.Generator], None]] = {
     'step_padded': lambda m, r: (_set_data(m, _raw_data(m) + bytes(m.height * 16)),
                                  setattr(m, 'step', m.step + 16)),
     'encoding_hostile': lambda m, r: setattr(m, 'encoding', _text(r)),
-    'encoding_depth': lambda m, r: setattr(m, 'encoding', {1: '8SC1', 2: '16SC1', 3: '8SC3',
-                                                             4: '8SC4'}.get(
-        m.step // m.width, '8SC1')),
+    'encoding_depth': lambda m, r: setattr(
+        m, 'encoding', {1: '8SC1', 2: '16SC1', 3: '8SC3', 4: '8SC4'}.get(m.step // m.width,
+                                                                         '8SC1')),
     'encoding_many_channels': lambda m, r: setattr(m, 'encoding', '8UC512'),
     'bigendian_flip': lambda m, r: setattr(m, 'is_bigendian', 1 - int(m.is_bigendian)),
     'odd_width_yuv': lambda m, r: (setattr(m, 'encoding', 'yuv422'),
