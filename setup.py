@@ -101,6 +101,7 @@ setup(
             'mtl_benchmark = mtl_perception.tools.benchmark:main',
             'mtl_benchmark_instances = mtl_perception.tools.benchmark_instances:main',
             'mtl_export = mtl_perception.tools.export:main',
+            'mtl_stress = mtl_perception.tools.stress:main',
         ],
     },
 )
