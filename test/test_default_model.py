@@ -32,6 +32,9 @@ def test_default_model_is_shipped_and_self_describing():
     assert set(checkpoint.sigmas) == {'semantic', 'instance', 'depth'}
     assert 'semantic_miou' in checkpoint.metrics['test']
     assert 'mtl_train' in checkpoint.extra['command']
+    # The pretrained encoder (issue 9); inference needs no pretrained-weights wheel.
+    assert checkpoint.model_config.encoder == 'efficientnet_lite0'
+    assert 'middlebury2014_motorcycle' in checkpoint.metrics['real_stereo']
 
 
 @pytest.fixture(scope='module')
