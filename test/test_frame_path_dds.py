@@ -61,9 +61,13 @@ def _mask_iou(first: np.ndarray, second: np.ndarray) -> float:
 
 
 def test_the_same_image_at_three_sizes_gives_the_same_instances(ros_env):
+    from mtl_perception.core.checkpoint import load_checkpoint
+    from mtl_perception.core.predictor import default_model_path
     from mtl_perception.core.synth.scene import render_frame
 
     frame = render_frame(90_001, 320, 240)
+    prep = load_checkpoint(default_model_path()).preprocessing
+    network = (prep.input_width, prep.input_height)
     namespace = f'/r{uuid.uuid4().hex[:6]}'
     process = start_node(namespace, {'device': 'cpu'}, ros_env,
                          remaps={'image': f'{namespace}/cam/image',
@@ -86,8 +90,11 @@ def test_the_same_image_at_three_sizes_gives_the_same_instances(ros_env):
                 m.header.stamp == stamp for m in probe.received['ids']), 60.0), scale
             message = [m for m in probe.received['ids'] if m.header.stamp == image.header.stamp]
             assert (message[-1].width, message[-1].height) == (width, height)
-            # Back to 320x240 by taking the pixel each block came from.
-            ids_by_scale[scale] = conversions.image_to_numpy(message[-1])[::scale, ::scale]
+            # Back to the network's resolution: the pixel at each network pixel's centre.
+            ids = conversions.image_to_numpy(message[-1])
+            rows = ((np.arange(network[1]) + 0.5) * height / network[1]).astype(int)
+            columns = ((np.arange(network[0]) + 0.5) * width / network[0]).astype(int)
+            ids_by_scale[scale] = ids[rows][:, columns]
     finally:
         probe.destroy()
         output = stop_node(process)
