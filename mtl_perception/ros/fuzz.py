@@ -356,7 +356,7 @@ def generate(topic: str, count: int, seed: int, start_stamp_s: float = 1000.0,
         name = names[index % len(names)] if index < len(names) else str(rng.choice(names))
         message = make(rng, stamp_ns)
         mutations[name](message, rng)
-        yield oracle.judge(Case(topic, name, message))
+        yield oracle.judge(Case(topic, name, as_received(message)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -505,6 +505,19 @@ class FuzzRunner:
         report.counters_after = self.fresh_values()
         report.duration_s = time.monotonic() - start
         return report
+
+
+def as_received(message: Any) -> Any:
+    """
+    Return ``message`` as a subscriber gets it: serialized to CDR and back.
+
+    The wire changes what an attacker sent: CDR strings end at the first NUL, so an encoding
+    ``'rgb8'`` followed by NUL bytes arrives as ``'rgb8'``. The oracle must judge what the
+    node receives.
+    """
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    return deserialize_message(serialize_message(message), type(message))
 
 
 def clone(message: Any) -> Any:

@@ -218,13 +218,14 @@ def _stream(bench: Bench, frame: Any, rate_hz: float, seconds: float, start_stam
             if on_second is not None:
                 on_second(now - start)
         bench.spin(max(0.0, min(next_send - time.monotonic(), 0.005)))
+    streamed_s = time.monotonic() - start
     end = time.monotonic() + 5.0  # the answers still in flight
     while time.monotonic() < end and len(bench.answer_times) < len(sent_at):
         bench.spin(0.01)
     latencies = [(sent_at[key] - start, (answered - sent_at[key]) * 1e3)
                  for key, answered in bench.answer_times.items() if key in sent_at]
     return {'sent': len(sent_at), 'answered': len(latencies), 'latencies': latencies,
-            'rss_samples': rss_samples, 'seconds': time.monotonic() - start}
+            'rss_samples': rss_samples, 'seconds': streamed_s}
 
 
 def _counters(values: dict[str, str]) -> dict[str, int]:

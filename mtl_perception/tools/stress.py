@@ -141,6 +141,15 @@ def write_section(report: Path, mode: str, text: str) -> None:
     report.write_text(content)
 
 
+def _plain(value: Any) -> Any:
+    """Return ``value`` with tuple keys (topic, category) joined, so that JSON can hold it."""
+    if isinstance(value, dict):
+        return {'/'.join(k) if isinstance(k, tuple) else k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='mtl_stress', description=__doc__.split('\n\n')[0])
     parser.add_argument('--model', default=None, help='checkpoint; default: the shipped model')
@@ -186,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         text += f'\n{args.note}\n'
     write_section(args.report, args.mode, text)
     if args.json:
-        args.json.write_text(json.dumps(result, default=str, indent=1))
+        args.json.write_text(json.dumps(_plain(result), default=str, indent=1))
     LOGGER.info('%s\n%s: %s', text, args.mode, 'targets met' if ok else 'TARGETS MISSED')
     return 0 if ok else 1
 
