@@ -25,7 +25,7 @@ $(STAMP): setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[core,lite,synth,bag,ros,dev,cityscapes]" "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[core,lite,onnx,synth,bag,ros,dev,cityscapes]" "$(TORCH_SPEC)"
 	touch $(STAMP)
 
 # The ros-tools wheels with --no-index (PyPI's `launch` is another project), without

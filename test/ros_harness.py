@@ -26,7 +26,7 @@ from mtl_perception.ros.sim_camera import camera_info_message
 import numpy as np
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,8 +61,14 @@ class Probe:
         self.image_pub = self.node.create_publisher(Image, f'{namespace}/image', 10)
         self.info_pub = self.node.create_publisher(CameraInfo, f'{namespace}/camera_info', 10)
 
-    def record(self, topic: str, kind: type, key: str | None = None) -> None:
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    def record(self, topic: str, kind: type, key: str | None = None,
+               latched: bool = False) -> None:
+        # A latched topic (published once, TRANSIENT_LOCAL) reaches a late subscriber only if
+        # it asks for TRANSIENT_LOCAL too, as `ros2 topic echo --qos-durability` users do.
+        durability = (DurabilityPolicy.TRANSIENT_LOCAL if latched
+                      else DurabilityPolicy.VOLATILE)
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=durability)
         self.node.create_subscription(kind, topic, lambda m: self.received[key or topic].append(
             m), qos)
 

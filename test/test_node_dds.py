@@ -80,7 +80,8 @@ def running_node(ros_env, tmp_path_factory):
                                           'camera_info': f'{namespace}/cam/camera_info'})
     probe = Probe(f'{namespace}/cam')
     for topic, kind in OUTPUTS.items():
-        probe.record(f'{namespace}/{topic}', kind, key=topic)
+        probe.record(f'{namespace}/{topic}', kind, key=topic,
+                     latched=topic == 'uncertainty/task_sigmas')
     probe.record('/diagnostics', DiagnosticArray, key='diagnostics')
     if not probe.wait_for_subscriber(90.0):
         output = stop_node(process)

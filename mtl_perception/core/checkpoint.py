@@ -180,5 +180,5 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(
             f'checkpoint {path}: the model predicts {checkpoint.model_config.num_classes} '
             f'classes but its class set names {checkpoint.class_set.num_classes}')
-    checkpoint.extra.setdefault('path', str(path))
+    checkpoint.extra['path'] = str(path)  # where it was read, not where it was saved
     return checkpoint
