@@ -908,19 +908,9 @@ def plot_grid(records: list[dict[str, Any]], target: Path) -> bool:
 # --- entry point ----------------------------------------------------------------------------
 
 def hardware_line() -> str:
-    import platform
-    import subprocess
+    from mtl_perception.tools.report import cpu_model
 
-    name = platform.processor() or platform.machine()
-    try:
-        output = subprocess.run(['lscpu'], capture_output=True, text=True, timeout=10,
-                                check=False).stdout
-        for line in output.splitlines():
-            if line.lower().startswith('model name'):
-                name = line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return f'{name}, {os.cpu_count()} logical CPUs (lscpu), no GPU'
+    return f'{cpu_model()} (lscpu), no GPU'
 
 
 def write_outputs(args: argparse.Namespace, profile: Profile, records: list[dict[str, Any]],
