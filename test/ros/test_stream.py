@@ -80,9 +80,9 @@ def test_the_node_minimum_image_size_is_the_predictors():
     import pytest
 
     pytest.importorskip('rclpy')
-    from conftest import tiny_checkpoint_object
     from mtl_perception.core.predictor import Predictor
     from mtl_perception.ros.node import MIN_IMAGE_SIDE_PX
+    from toy_models import tiny_checkpoint_object
 
     predictor = Predictor(tiny_checkpoint_object(), device='cpu')
     side = MIN_IMAGE_SIDE_PX

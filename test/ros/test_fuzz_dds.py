@@ -22,7 +22,6 @@ counts are fixed and the whole module takes well under a minute (``mtl_stress fu
 1,000-per-topic version).
 """
 
-import os
 import time
 import uuid
 
@@ -34,7 +33,7 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
 from mtl_perception.ros import fuzz  # noqa: E402
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
-from ros_harness import isolated_ros_env, start_node, stop_node  # noqa: E402
+from ros_harness import start_node, stop_node  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
 COUNTS = {'image': 120, 'compressed': 90, 'camera_info': 90}
@@ -43,23 +42,9 @@ DEEP = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
 
 
 @pytest.fixture(scope='module')
-def ros_env():
-    env = isolated_ros_env()
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
-                                           'RMW_IMPLEMENTATION')})
-    os.environ.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
-    rclpy.init()
-    yield env
-    rclpy.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-@pytest.fixture(scope='module')
 def nodes(ros_env, tmp_path_factory):
     """Two node processes on a tiny model, started together: raw input and compressed."""
-    from conftest import tiny_checkpoint_object
+    from toy_models import tiny_checkpoint_object
 
     model = save_checkpoint(tiny_checkpoint_object(), tmp_path_factory.mktemp('m') / 'tiny.pt')
     started = {}

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LAUNCH = REPO / 'launch' / 'camera.launch.py'
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_camera_yaml_holds_the_pipeline_defaults():
@@ -81,8 +81,8 @@ def drive(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
-    from conftest import tiny_checkpoint_object
     from mtl_perception.core.checkpoint import save_checkpoint
+    from toy_models import tiny_checkpoint_object
 
     return save_checkpoint(tiny_checkpoint_object(), tmp_path_factory.mktemp('m') / 'tiny.pt')
 

@@ -19,7 +19,6 @@ Real node process, real Fast DDS: each test reproduces one defect of issue 12 as
 meet it, and reads the node's own account of it from /diagnostics.
 """
 
-import os
 import subprocess
 import sys
 import uuid
@@ -34,7 +33,6 @@ from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from ros_harness import (  # noqa: E402
     camera_info,
-    isolated_ros_env,
     Probe,
     rgb_image,
     start_node,
@@ -46,22 +44,8 @@ WIDTH, HEIGHT = 64, 48  # the tiny model's input: cheap frames
 
 
 @pytest.fixture(scope='module')
-def ros_env():
-    env = isolated_ros_env()
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
-                                           'RMW_IMPLEMENTATION')})
-    os.environ.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
-    rclpy.init()
-    yield env
-    rclpy.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-@pytest.fixture(scope='module')
 def model_path(tmp_path_factory):
-    from conftest import tiny_checkpoint_object
+    from toy_models import tiny_checkpoint_object
 
     return save_checkpoint(tiny_checkpoint_object(), tmp_path_factory.mktemp('m') / 'tiny.pt')
 

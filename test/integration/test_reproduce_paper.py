@@ -31,7 +31,7 @@ from mtl_perception.core.study import (
 )
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / 'experiments' / 'reproduce_paper.py'
+SCRIPT = Path(__file__).resolve().parents[2] / 'experiments' / 'reproduce_paper.py'
 
 
 @pytest.fixture(scope='module')

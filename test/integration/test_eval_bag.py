@@ -21,6 +21,7 @@ import pytest
 
 pytest.importorskip('rclpy')
 pytest.importorskip('rosbags')
+pytestmark = pytest.mark.ros
 
 from mtl_perception.bag.io import BagError, open_bag, write_bag  # noqa: E402, I100
 from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
@@ -44,7 +45,7 @@ def drive(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
-    from conftest import tiny_checkpoint_object
+    from toy_models import tiny_checkpoint_object
 
     return save_checkpoint(tiny_checkpoint_object(), tmp_path_factory.mktemp('m') / 'tiny.pt')
 

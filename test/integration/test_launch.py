@@ -37,6 +37,7 @@ import time
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
+pytestmark = pytest.mark.ros
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from mtl_perception.ros.processes import isolated_ros_env  # noqa: E402

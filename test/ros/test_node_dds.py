@@ -20,7 +20,6 @@ every output.
 """
 
 import math
-import os
 import time
 import uuid
 
@@ -36,7 +35,6 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa:
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from ros_harness import (  # noqa: E402
     camera_info,
-    isolated_ros_env,
     Probe,
     rgb_image,
     start_node,
@@ -54,23 +52,9 @@ OUTPUTS = {
 
 
 @pytest.fixture(scope='module')
-def ros_env():
-    env = isolated_ros_env()
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
-                                           'RMW_IMPLEMENTATION')})
-    os.environ.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
-    rclpy.init()
-    yield env
-    rclpy.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-@pytest.fixture(scope='module')
 def running_node(ros_env, tmp_path_factory):
     """Yield the node on a tiny random-weight model: tests its plumbing, not its accuracy."""
-    from conftest import tiny_checkpoint_object
+    from toy_models import tiny_checkpoint_object
 
     path = save_checkpoint(tiny_checkpoint_object(), tmp_path_factory.mktemp('m') / 'tiny.pt')
     namespace = f'/t{uuid.uuid4().hex[:8]}'
@@ -270,8 +254,8 @@ def test_corrupt_model_fails_start_up_with_a_clear_message(ros_env, tmp_path):
 
 
 def test_network_resolution_outputs_come_with_a_matching_camera_info(ros_env, tmp_path):
-    from conftest import tiny_checkpoint_object
     from sensor_msgs.msg import CameraInfo
+    from toy_models import tiny_checkpoint_object
 
     path = save_checkpoint(tiny_checkpoint_object(), tmp_path / 'tiny.pt')
     namespace = f'/n{uuid.uuid4().hex[:6]}'

@@ -20,7 +20,7 @@ from mtl_perception.core.config_io import apply_overrides, ConfigError, load_yam
 from mtl_perception.tools.train import parse_config, TrainConfig
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_yaml_is_valid():

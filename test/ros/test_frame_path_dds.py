@@ -33,26 +33,12 @@ rclpy = pytest.importorskip('rclpy')
 from mtl_perception.ros import conversions  # noqa: E402, I100
 from ros_harness import (  # noqa: E402, I100
     camera_info,
-    isolated_ros_env,
     Probe,
     rgb_image,
     start_node,
     stop_node,
 )
 from sensor_msgs.msg import Image  # noqa: E402
-
-
-@pytest.fixture(scope='module')
-def ros_env():
-    env = isolated_ros_env()
-    saved = dict(os.environ)
-    os.environ.update({k: v for k, v in env.items() if k.startswith(('ROS_', 'RMW_'))})
-    os.environ.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
-    rclpy.init()
-    yield env
-    rclpy.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def _mask_iou(first: np.ndarray, second: np.ndarray) -> float:
@@ -115,11 +101,11 @@ def test_the_same_image_at_three_sizes_gives_the_same_instances(ros_env):
 
 def test_the_node_runs_an_exported_onnx_file_like_its_checkpoint(ros_env, tmp_path):
     pytest.importorskip('onnxruntime')
-    from conftest import tiny_checkpoint_object
     from mtl_perception.core.checkpoint import save_checkpoint
     from mtl_perception.core.onnx_backend import export_onnx
     from mtl_perception.core.pipeline import ScenePipeline
     from mtl_perception.core.predictor import Predictor
+    from toy_models import tiny_checkpoint_object
 
     checkpoint = tiny_checkpoint_object()
     model = save_checkpoint(checkpoint, tmp_path / 'tiny.pt')
@@ -156,10 +142,10 @@ BEST_EFFORT_OUTPUTS = {'semantic/labels': Image, 'semantic/color': Image, 'depth
 
 def _count_best_effort_deliveries(ros_env, tmp_path, size, frames, node_env=None):
     """Start the node; send ``frames`` frames one at a time; count best-effort receptions."""
-    from conftest import tiny_checkpoint_object
     from mtl_perception.core.checkpoint import save_checkpoint
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import PointCloud2
+    from toy_models import tiny_checkpoint_object
 
     model = save_checkpoint(tiny_checkpoint_object(), tmp_path / 'tiny.pt')
     namespace = f'/b{uuid.uuid4().hex[:6]}'
