@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The core imports without ROS, and importing the package stays light."""
+"""The core, training and evaluation import without ROS; importing the package stays light."""
 
 import subprocess
 import sys
@@ -58,3 +58,21 @@ def test_package_import_is_light():
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '[]'
+
+
+def test_training_and_evaluation_run_without_ros():
+    # A training machine has no ROS: the entry points must import and answer --help there.
+    result = _run("""
+        import contextlib, io
+        from mtl_perception.tools import evaluate, export, train
+        for tool in (train, evaluate, export):
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                try:
+                    tool.main(['--help'])
+                except SystemExit as done:
+                    assert done.code == 0, (tool.__name__, done.code)
+            assert 'usage' in out.getvalue(), tool.__name__
+        print('ok')
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'ok'
