@@ -17,7 +17,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+import contextlib
+import os
 from pathlib import Path
 import time
 
@@ -30,6 +32,27 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def joined_private_graph() -> Iterator[dict[str, str]]:
+    """
+    Join this process to a private ROS graph; yield its environment for the nodes to start.
+
+    Its own domain id and discovery on this host only, so parallel runs never hear each other;
+    the process environment is restored afterwards.
+    """
+    env = isolated_ros_env()
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in env.items() if k.startswith(('ROS_', 'RMW_'))})
+    os.environ.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
+    rclpy.init()
+    try:
+        yield env
+    finally:
+        rclpy.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def camera_info(width: int, height: int, frame_id: str = 'camera_optical_frame',

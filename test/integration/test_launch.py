@@ -40,11 +40,10 @@ rclpy = pytest.importorskip('rclpy')
 pytestmark = pytest.mark.ros
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
-from mtl_perception.ros.processes import isolated_ros_env  # noqa: E402
 from rcl_interfaces.msg import Log  # noqa: E402
 from rcl_interfaces.srv import GetParameters  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
-from ros_harness import Probe  # noqa: E402
+from ros_harness import joined_private_graph, Probe  # noqa: E402
 from ros_tools import (  # noqa: E402
     colcon_workspace,
     executable,
@@ -87,16 +86,8 @@ def ros_graph():
     """Yield the environment of a private ROS graph, with rclpy initialised in this process."""
     require(modules=('launch', 'launch_ros', 'ros2launch', 'ros2cli', 'psutil'),
             executables=('ros2',))
-    env = isolated_ros_env()
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
-                                           'RMW_IMPLEMENTATION')})
-    os.environ.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
-    rclpy.init()
-    yield env
-    rclpy.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
+    with joined_private_graph() as env:
+        yield env
 
 
 @pytest.fixture(scope='module')

@@ -19,24 +19,15 @@ Every test module here gets the same private ROS graph: its own domain id and di
 host only, so parallel runs and other graphs on the machine never hear each other.
 """
 
-import os
-
 import pytest
 
-rclpy = pytest.importorskip('rclpy')
+pytest.importorskip('rclpy')
 
-from ros_harness import isolated_ros_env  # noqa: E402, I100
+from ros_harness import joined_private_graph  # noqa: E402, I100
 
 
 @pytest.fixture(scope='module')
 def ros_env():
     """Join a private ROS graph for one module; yield the environment to start nodes with."""
-    env = isolated_ros_env()
-    saved = dict(os.environ)
-    os.environ.update({k: v for k, v in env.items() if k.startswith(('ROS_', 'RMW_'))})
-    os.environ.pop('FASTDDS_BUILTIN_TRANSPORTS', None)
-    rclpy.init()
-    yield env
-    rclpy.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
+    with joined_private_graph() as env:
+        yield env

@@ -31,13 +31,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 
 from mtl_perception.ros import conversions  # noqa: E402, I100
-from ros_harness import (  # noqa: E402, I100
-    camera_info,
-    Probe,
-    rgb_image,
-    start_node,
-    stop_node,
-)
+from ros_harness import camera_info, Probe, rgb_image, start_node, stop_node  # noqa: E402, I100
 from sensor_msgs.msg import Image  # noqa: E402
 
 

@@ -33,13 +33,7 @@ from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
 from mtl_perception.ros import conversions  # noqa: E402
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
-from ros_harness import (  # noqa: E402
-    camera_info,
-    Probe,
-    rgb_image,
-    start_node,
-    stop_node,
-)
+from ros_harness import camera_info, Probe, rgb_image, start_node, stop_node  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from std_msgs.msg import Float32MultiArray  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402

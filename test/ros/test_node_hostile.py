@@ -31,13 +31,7 @@ rclpy = pytest.importorskip('rclpy')
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from ros_harness import (  # noqa: E402
-    camera_info,
-    Probe,
-    rgb_image,
-    start_node,
-    stop_node,
-)
+from ros_harness import camera_info, Probe, rgb_image, start_node, stop_node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 WIDTH, HEIGHT = 64, 48  # the tiny model's input: cheap frames
