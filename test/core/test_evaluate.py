@@ -40,7 +40,7 @@ def test_writes_metrics_and_mosaics(tiny_data, tiny_checkpoint, tmp_path):
 
 def test_agrees_with_the_training_evaluation(tiny_data, tiny_checkpoint, tmp_path):
     from mtl_perception.core.data import build_dataset
-    from mtl_perception.tools.train import evaluate
+    from mtl_perception.core.training import evaluate
 
     model = save_checkpoint(tiny_checkpoint, tmp_path / 'tiny.pt')
     result = evaluate_checkpoint(model, tiny_data, 'val', device='cpu', mosaics=0)

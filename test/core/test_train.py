@@ -24,7 +24,7 @@ import time
 from mtl_perception.core.checkpoint import load_checkpoint, safe_torch_load
 from mtl_perception.core.config_io import ConfigError
 from mtl_perception.core.predictor import Predictor
-from mtl_perception.tools.train import run, TrainConfig
+from mtl_perception.core.training import run, TrainConfig
 import pytest
 import torch
 

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Training pieces shared by ``mtl_train`` and the experiments: the train module and optimizer.
+What is trained: the network with its losses and weighting as one module, and its optimizer.
 
 The network, the task losses and the loss weighting live in one ``nn.Module`` so that
 DistributedDataParallel all-reduces the gradients of the log-variances with the weights.
@@ -29,8 +29,10 @@ from collections.abc import Mapping
 from mtl_perception.core.config import ModelConfig
 from mtl_perception.core.losses import LossWeighting, TaskLosses
 from mtl_perception.core.model import MultiTaskNet
+from mtl_perception.core.training.config import build_model_config, TrainConfig
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 
 class MultiTaskTrainModule(nn.Module):
@@ -85,7 +87,31 @@ def build_optimizer(module: MultiTaskTrainModule, lr: float, weight_decay: float
     return torch.optim.AdamW(groups, lr=lr)
 
 
+def build_run(config: TrainConfig, device: torch.device, world: int) -> tuple[
+        MultiTaskTrainModule, nn.Module, torch.optim.Optimizer]:
+    """Return the train module, the module to call (DDP-wrapped when ``world`` > 1), AdamW."""
+    model_config = build_model_config(config)
+    weighting = LossWeighting(config.tasks, mode=config.weighting,
+                              weights=config.fixed_weights or None,
+                              init_log_variance=config.init_log_variance,
+                              classification_form=config.classification_form)
+    module = MultiTaskTrainModule(model_config, weighting).to(device)
+    module.model.freeze_encoder_blocks(config.frozen_encoder_blocks)  # before the optimizer
+    if device.type == 'cuda':
+        module = module.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(module, config.lr, config.weight_decay, config.log_variance_lr,
+                                config.log_variance_weight_decay, config.encoder_lr_scale)
+    wrapped: nn.Module = module
+    if world > 1:
+        if device.type == 'cuda':
+            module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        wrapped = DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == 'cuda' else None)
+    return module, wrapped, optimizer
+
+
 def move_batch(batch: Mapping[str, object], device: torch.device) -> dict[str, object]:
+    """Return the batch with its tensors on ``device`` (other values as they are)."""
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
             for k, v in batch.items()}
 
