@@ -908,7 +908,7 @@ def plot_grid(records: list[dict[str, Any]], target: Path) -> bool:
 # --- entry point ----------------------------------------------------------------------------
 
 def hardware_line() -> str:
-    from mtl_perception.tools.report import cpu_model
+    from mtl_perception.core.report import cpu_model
 
     return f'{cpu_model()} (lscpu), no GPU'
 

@@ -51,7 +51,7 @@ from mtl_perception.core.pipeline import (
     ScenePipeline,
 )
 from mtl_perception.core.predictor import default_model_path, Predictor, resolve_device
-from mtl_perception.tools.report import cpu_model, now_iso, write_marked_section
+from mtl_perception.core.report import cpu_model, now_iso, write_marked_section
 import numpy as np
 import torch
 

@@ -44,7 +44,7 @@ import time
 from mtl_perception.core.classes import SYNTH_CLASSES
 from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
 from mtl_perception.core.instances import cluster_instances, METHODS
-from mtl_perception.tools.report import cpu_model, now_iso, write_marked_section
+from mtl_perception.core.report import cpu_model, now_iso, write_marked_section
 import numpy as np
 import torch
 

@@ -30,15 +30,15 @@ from mtl_perception.core.classes import (
     SYNTH_CLASSES,
 )
 from mtl_perception.core.config import preset_config
-from mtl_perception.core.model import MultiTaskNet
-from mtl_perception.core.pipeline import PipelineConfig
-from mtl_perception.tools.cityscapes_results import (
+from mtl_perception.core.eval import (
     result_paths,
     score_cityscapes_results,
     train_to_label_table,
     write_cityscapes_results,
     write_ground_truth_results,
 )
+from mtl_perception.core.model import MultiTaskNet
+from mtl_perception.core.pipeline import PipelineConfig
 import numpy as np
 import pytest
 import torch

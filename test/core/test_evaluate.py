@@ -17,7 +17,8 @@
 import json
 
 from mtl_perception.core.checkpoint import save_checkpoint
-from mtl_perception.tools.evaluate import evaluate_checkpoint, main
+from mtl_perception.core.eval import evaluate_checkpoint
+from mtl_perception.tools.evaluate import main
 import pytest
 import torch
 

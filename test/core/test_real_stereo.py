@@ -18,7 +18,7 @@ import json
 import math
 
 from mtl_perception.core.predictor import default_model_path, Predictor
-from mtl_perception.core.real_stereo import (
+from mtl_perception.core.eval.real_stereo import (
     load_motorcycle,
     row_prior_inverse_depth,
     scale_invariant_log_error,

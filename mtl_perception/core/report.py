@@ -12,7 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Small helpers the benchmark and report tools share: hardware line, marked doc sections."""
+"""
+What every written report states, in one place: the hardware line, the date, marked sections.
+
+Benchmarks (``mtl_benchmark``, ``mtl_benchmark_instances``) and the paper study each own one
+marked section of a markdown file (``docs/benchmarks.md``, ``docs/results.md``), so re-running
+one rewrites its own numbers and keeps the rest of the file byte for byte.
+"""
 
 from __future__ import annotations
 
@@ -39,23 +45,26 @@ def cpu_model() -> str:
 
 
 def now_iso() -> str:
+    """Return the local time with its UTC offset, to the second."""
     return datetime.datetime.now().astimezone().isoformat(timespec='seconds')
 
 
-def write_marked_section(path: Path, name: str, section: str) -> None:
+def write_marked_section(path: Path, name: str, section: str,
+                         heading: str = '# Benchmarks') -> None:
     """
     Replace (or append) the section between ``<!-- name:begin -->`` and ``:end`` markers.
 
-    Each benchmark owns one section, so re-running one never touches the others' numbers.
+    Everything outside the markers is kept as it is; a file that does not exist yet starts
+    with ``heading``. Markers that are missing (or out of order) are appended at the end.
     """
     begin, end = f'<!-- {name}:begin -->', f'<!-- {name}:end -->'
-    block = f'{begin}\n{section}{end}\n'
-    text = path.read_text() if path.exists() else '# Benchmarks\n\n'
-    if begin in text and end in text:
+    block = f'{begin}\n{section.rstrip(chr(10))}\n{end}'
+    text = path.read_text() if path.exists() else f'{heading}\n'
+    if begin in text and end in text and text.index(begin) < text.index(end):
         head, rest = text.split(begin, 1)
-        tail = rest.split(end, 1)[1].lstrip('\n')
+        tail = rest.split(end, 1)[1]
         text = head + block + tail
     else:
-        text = text.rstrip('\n') + '\n\n' + block
+        text = text.rstrip('\n') + '\n\n' + block + '\n'
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

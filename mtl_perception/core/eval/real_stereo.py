@@ -40,6 +40,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 
@@ -169,8 +170,6 @@ def evaluate_real_stereo(predictor: Any, photos: list[StereoPhoto] | None = None
 
 def _colorize(values: np.ndarray) -> np.ndarray:
     """Map values to a turbo-like RGB image using their 2nd-98th percentiles; NaN is black."""
-    import cv2
-
     finite = np.isfinite(values)
     out = np.zeros((*values.shape, 3), dtype=np.uint8)
     if not finite.any():
@@ -186,8 +185,6 @@ def _colorize(values: np.ndarray) -> np.ndarray:
 def write_real_stereo_figure(photo: StereoPhoto, inverse_depth: np.ndarray,
                              path: str | Path) -> Path:
     """Write photo | predicted inverse depth | true disparity side by side as a PNG."""
-    import cv2
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     panel = np.concatenate([photo.image, _colorize(inverse_depth),
