@@ -72,7 +72,7 @@ class SyntheticCamera(Node):
         self.declare_parameter('publish_ground_truth', False, read_only)
         self.declare_parameter('max_frames', 0, ParameterDescriptor(
             read_only=True, description='Stop publishing after this many frames; 0: never.'))
-        from mtl_perception.core.synth.scene import SceneSequence
+        from mtl_perception.synth import SceneSequence
 
         value = self.get_parameter
         self.width, self.height = value('width').value, value('height').value

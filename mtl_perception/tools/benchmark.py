@@ -109,7 +109,7 @@ def bench_model(checkpoint: Checkpoint, size: tuple[int, int], device: str, prec
 
 def rendered_scene(width: int, height: int, seed: int = 90_001) -> Any:
     """Return a rendered drive frame (RGB, K, ground truth) at the camera size."""
-    from mtl_perception.core.synth.scene import render_frame
+    from mtl_perception.synth import render_frame
 
     return render_frame(seed, width, height)
 

@@ -159,7 +159,7 @@ def rendered_frame(width: int, height: int, seed: int, noise_px: float = 1.5,
     occluders in several places, many small objects and touching instances of one class.
     """
     from mtl_perception.core.data.cityscapes import instance_offsets
-    from mtl_perception.core.synth.scene import render_frame
+    from mtl_perception.synth import render_frame
 
     rng = np.random.default_rng(seed)
     rendered = render_frame(seed, width, height)

@@ -23,7 +23,7 @@ number of workers, in any order, writes byte-identical files, and a second run w
 arguments skips every complete frame (resume after a kill; raise ``--frames`` to extend a
 split). ``manifest.json`` at the root records the generator version, the class set, the
 encodings and each split's parameters; running a split again with other parameters is refused
-rather than mixing two kinds of frames. Layout and encodings: ``core/synth/writer.py``.
+rather than mixing two kinds of frames. Layout and encodings: ``synth/writer.py``.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ import time
 from typing import Any
 
 from mtl_perception.core.layout import MANIFEST_NAME, read_manifest
-from mtl_perception.core.synth.scene import GENERATOR_VERSION, SceneRenderer
-from mtl_perception.core.synth.writer import (
+from mtl_perception.synth import GENERATOR_VERSION, SceneRenderer, SceneSequence
+from mtl_perception.synth.writer import (
     atomic_write_json,
     CITYSCAPES_BASELINE_M,
     frame_paths,
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='mtl_synth',
         description='Render random PyBullet scenes with exact semantic, instance and depth '
-                    'ground truth in the Cityscapes layout (see core/synth/writer.py).',
+                    'ground truth in the Cityscapes layout (see synth/writer.py).',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--out', required=True, type=Path, help='output root folder')
     parser.add_argument('--split', default='train', help='split name (train, val, test, ...)')
@@ -250,7 +250,6 @@ def parse_job(argv: list[str] | None = None) -> tuple[SynthJob, argparse.Namespa
 
 def write_drive_bag(job: SynthJob, args: argparse.Namespace) -> int:
     """``--bag``: one scene seen by a moving camera, as a rosbag2 with ground truth."""
-    from mtl_perception.core.synth.scene import SceneSequence
     from mtl_perception.ros.recording import write_synthetic_bag
 
     sequence = SceneSequence(job.seed, job.width, job.height, job.hfov_deg)

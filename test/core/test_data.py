@@ -65,8 +65,8 @@ def _centroid_check(sample: dict) -> int:
 def synth_data(tmp_path_factory):
     """Two 64x48 generated frames written by mtl_synth, and the same frames in memory."""
     pytest.importorskip('pybullet')
-    from mtl_perception.core.synth.scene import SceneRenderer
-    from mtl_perception.core.synth.writer import frame_seed
+    from mtl_perception.synth import SceneRenderer
+    from mtl_perception.synth.writer import frame_seed
     from mtl_perception.tools.synth import generate, SynthJob
 
     root = tmp_path_factory.mktemp('synth')

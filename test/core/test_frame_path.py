@@ -155,7 +155,7 @@ def test_cloud_from_depth_equals_backprojecting_every_pixel():
 
 
 def test_instances_do_not_depend_on_the_output_size(tiny_checkpoint):
-    from mtl_perception.core.synth.scene import render_frame
+    from mtl_perception.synth import render_frame
 
     frame = render_frame(90_001, 64, 48)
     pipeline = ScenePipeline(Predictor(tiny_checkpoint, device='cpu'),

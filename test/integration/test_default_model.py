@@ -39,7 +39,7 @@ def test_default_model_is_shipped_and_self_describing():
 
 @pytest.fixture(scope='module')
 def rendered_frames():
-    from mtl_perception.core.synth.scene import render_frame
+    from mtl_perception.synth import render_frame
 
     # Seeds far from the training range: scenes the model has not seen.
     return [render_frame(90_000 + seed, 320, 240) for seed in range(4)]

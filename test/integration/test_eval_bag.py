@@ -34,7 +34,7 @@ from mtl_perception.tools.eval_bag import evaluate_bag, main  # noqa: E402
 
 @pytest.fixture(scope='module')
 def drive(tmp_path_factory):
-    from mtl_perception.core.synth.scene import SceneSequence
+    from mtl_perception.synth import SceneSequence
 
     frames = list(SceneSequence(5, 96, 72).frames(5, rate_hz=5.0))
     root = tmp_path_factory.mktemp('bags')
@@ -102,7 +102,7 @@ def _cut(folder: Path, target: Path) -> Path:
 
 
 def test_truncated_mcap_yields_a_partial_report(model, tmp_path):
-    from mtl_perception.core.synth.scene import SceneSequence
+    from mtl_perception.synth import SceneSequence
 
     # 12 frames of 160x120 span three ~1 MB MCAP chunks; the cut keeps the first two.
     frames = SceneSequence(8, 160, 120).frames(12, rate_hz=10.0)

@@ -43,7 +43,7 @@ def _mask_iou(first: np.ndarray, second: np.ndarray) -> float:
 def test_the_same_image_at_three_sizes_gives_the_same_instances(ros_env):
     from mtl_perception.core.checkpoint import load_checkpoint
     from mtl_perception.core.predictor import default_model_path
-    from mtl_perception.core.synth.scene import render_frame
+    from mtl_perception.synth import render_frame
 
     frame = render_frame(90_001, 320, 240)
     prep = load_checkpoint(default_model_path()).preprocessing

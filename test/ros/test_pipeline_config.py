@@ -72,7 +72,7 @@ def test_tools_build_it_from_defaults_then_the_file_then_options(tmp_path):
 def drive(tmp_path_factory):
     pytest.importorskip('rosbags')
     pytest.importorskip('rclpy')
-    from mtl_perception.core.synth.scene import SceneSequence
+    from mtl_perception.synth import SceneSequence
     from mtl_perception.ros.recording import write_synthetic_bag
 
     frames = list(SceneSequence(7, 96, 72).frames(3, rate_hz=5.0))

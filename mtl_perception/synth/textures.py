@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 TEXTURE_COUNT = 32
@@ -52,8 +53,6 @@ def procedural_texture(index: int, size: int = 64) -> np.ndarray:
         cells = int(rng.integers(2, 7))
         mix = ((xs * cells % 1.0) < 0.08) | ((ys * cells % 1.0) < 0.08)
     elif kind == 4:  # smooth noise: random coarse grid, bicubic upsampling
-        import cv2
-
         coarse = rng.random((int(rng.integers(3, 9)),) * 2)
         mix = np.clip(cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC), 0, 1)
     else:  # speckle (gravel, carpet, concrete)

@@ -25,7 +25,8 @@ import pytest
 
 pybullet = pytest.importorskip('pybullet')
 
-from mtl_perception.core.synth.camera import (  # noqa: E402, I100
+from mtl_perception.synth import render_frame, SceneRenderer, SceneSequence  # noqa: E402, I100
+from mtl_perception.synth.camera import (  # noqa: E402
     camera_pose,
     depth_from_buffer,
     PinholeCamera,
@@ -33,12 +34,7 @@ from mtl_perception.core.synth.camera import (  # noqa: E402, I100
     projection_matrix,
     view_matrix,
 )
-from mtl_perception.core.synth.scene import (  # noqa: E402
-    render_frame,
-    SceneRenderer,
-    SceneSequence,
-)
-from mtl_perception.core.synth.writer import (  # noqa: E402
+from mtl_perception.synth.writer import (  # noqa: E402
     CITYSCAPES_BASELINE_M,
     encode_depth_mm,
     encode_disparity,

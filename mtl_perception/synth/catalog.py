@@ -18,7 +18,7 @@ What the generated scenes are made of: PyBullet models, their classes, scales an
 Every entry is loaded once per renderer, in this order, with one body per scale (the *pool*).
 Frames move pool bodies into place and park the unused ones; they never load or remove a body,
 so the PyBullet world before each frame, body ids included, is a function of the frame's seed
-alone (see ``scene.py``). Paths are relative to ``pybullet_data.getDataPath()``.
+alone (see ``renderer.py``). Paths are relative to ``pybullet_data.getDataPath()``.
 
 Class ids are those of :data:`mtl_perception.core.classes.SYNTH_CLASSES`.
 """

@@ -55,7 +55,8 @@ import zlib
 
 import cv2
 from mtl_perception.core.classes import SYNTH_CLASSES
-from mtl_perception.core.synth.scene import Frame, GENERATOR_VERSION
+from mtl_perception.synth.renderer import GENERATOR_VERSION
+from mtl_perception.synth.scene_types import Frame
 import numpy as np
 
 CITYSCAPES_BASELINE_M = 0.209313

@@ -15,20 +15,18 @@
 """
 Generated scenes with exact ground truth: PyBullet rendering and the Cityscapes-layout writer.
 
-PyBullet is imported only when a :class:`SceneRenderer` starts, so this package imports (and
-its pure parts run) without it.
+Outside ``core`` because it needs PyBullet (core is NumPy + PyTorch only). One job per module:
+``scene_types`` (the records), ``catalog`` (the bodies), ``sampler`` (seed -> scene),
+``textures``, ``rotations``, ``camera`` (pinhole and OpenGL matrices), ``renderer`` (the
+PyBullet client), ``sequence`` (a moving camera over one scene), ``writer`` (the Cityscapes
+layout). PyBullet is imported only when a :class:`SceneRenderer` starts, so this package
+imports (and its pure parts run) without it.
 """
 
-from mtl_perception.core.synth.camera import PinholeCamera
-from mtl_perception.core.synth.scene import (
-    Frame,
-    GENERATOR_VERSION,
-    InstanceInfo,
-    render_frame,
-    Scene,
-    SceneRenderer,
-    SceneSequence,
-)
+from mtl_perception.synth.camera import PinholeCamera
+from mtl_perception.synth.renderer import GENERATOR_VERSION, render_frame, SceneRenderer
+from mtl_perception.synth.scene_types import Frame, InstanceInfo, Scene
+from mtl_perception.synth.sequence import SceneSequence
 
 __all__ = ['Frame', 'GENERATOR_VERSION', 'InstanceInfo', 'PinholeCamera', 'Scene',
            'SceneRenderer', 'SceneSequence', 'render_frame']

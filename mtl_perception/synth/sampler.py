@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import math
 
-from mtl_perception.core.synth.catalog import (
+from mtl_perception.synth.catalog import (
     GROUND,
     OBJECT,
     PERSON,
@@ -36,8 +36,8 @@ from mtl_perception.core.synth.catalog import (
     THING_CLASSES,
     VEHICLE,
 )
-from mtl_perception.core.synth.scene_types import JOINT_SPHERICAL, Placement, PoolBody, Scene
-from mtl_perception.core.synth.textures import hsv_to_rgb
+from mtl_perception.synth.scene_types import JOINT_SPHERICAL, Placement, PoolBody, Scene
+from mtl_perception.synth.textures import hsv_to_rgb
 import numpy as np
 
 LIFT_M = 0.002  # bodies float 2 mm above what they stand on: no coplanar faces, no z-fighting

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Random PyBullet scenes rendered with exact semantic, instance and depth ground truth.
+The PyBullet renderer: random scenes rendered with exact semantic, instance and depth truth.
 
 A :class:`SceneRenderer` owns one PyBullet client (``DIRECT``, CPU TinyRenderer) and loads the
 whole catalogue once, in a fixed order: the *pool* (``catalog.py``). Loading URDFs is the slow
@@ -49,16 +49,17 @@ from collections.abc import Iterator
 import contextlib
 import math
 import os
+import tempfile
 from typing import Any
 
-from mtl_perception.core.synth.camera import (
-    camera_pose,
+import cv2
+from mtl_perception.synth.camera import (
     depth_from_buffer,
     PinholeCamera,
     projection_matrix,
     view_matrix,
 )
-from mtl_perception.core.synth.catalog import (
+from mtl_perception.synth.catalog import (
     BOXES,
     BoxSpec,
     GROUND,
@@ -69,18 +70,18 @@ from mtl_perception.core.synth.catalog import (
     STRUCTURE,
     THING_CLASSES,
 )
-from mtl_perception.core.synth.sampler import SceneSampler
-from mtl_perception.core.synth.scene_types import (  # noqa: F401 - re-exported, the public API
+from mtl_perception.synth.rotations import quat_multiply, rpy_quat, yaw_quat
+from mtl_perception.synth.sampler import SceneSampler
+from mtl_perception.synth.scene_types import (
     Frame,
     InstanceInfo,
     JOINT_PRISMATIC,
     JOINT_REVOLUTE,
     JOINT_SPHERICAL,
-    Placement,
     PoolBody,
     Scene,
 )
-from mtl_perception.core.synth.textures import procedural_texture, TEXTURE_COUNT
+from mtl_perception.synth.textures import procedural_texture, TEXTURE_COUNT
 import numpy as np
 
 GENERATOR_VERSION = 'mtl_synth/2'  # 2: textures, wider camera, light and sky ranges
@@ -120,29 +121,6 @@ def _import_pybullet() -> tuple[Any, str]:
         raise ImportError('the scene generator needs PyBullet: pip install pybullet '
                           "(or the package's [synth] extra)") from error
     return pybullet, pybullet_data.getDataPath()
-
-
-# --- small geometry helpers -----------------------------------------------------------------
-
-def _quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product of quaternions in PyBullet's (x, y, z, w) order."""
-    ax, ay, az, aw = a
-    bx, by, bz, bw = b
-    return np.array([aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw,
-                     aw * bw - ax * bx - ay * by - az * bz])
-
-
-def _yaw_quat(yaw: float) -> np.ndarray:
-    return np.array([0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)])
-
-
-def _rpy_quat(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """Quaternion of ``Rz(yaw) Ry(pitch) Rx(roll)``, PyBullet's Euler convention."""
-    qx = np.array([math.sin(roll / 2.0), 0.0, 0.0, math.cos(roll / 2.0)])
-    qy = np.array([0.0, math.sin(pitch / 2.0), 0.0, math.cos(pitch / 2.0)])
-    return _quat_multiply(_yaw_quat(yaw), _quat_multiply(qy, qx))
 
 
 # --- the renderer ---------------------------------------------------------------------------
@@ -199,10 +177,6 @@ class SceneRenderer:
 
     def _load_textures(self) -> list[int]:
         """Load the ground's own checker and ``TEXTURE_COUNT`` procedural textures."""
-        import tempfile
-
-        import cv2
-
         p, client = self._p, self.client
         ids = [p.loadTexture('checker_blue.png', physicsClientId=client)]
         with tempfile.TemporaryDirectory(prefix='mtl_textures_') as folder:
@@ -259,7 +233,7 @@ class SceneRenderer:
             uid = p.createMultiBody(0.0, collision, visual, physicsClientId=client)
             finish(uid, box.name, STRUCTURE, identity, box)
         for spec in MODELS:
-            base_quat = _rpy_quat(*spec.base_rpy)
+            base_quat = rpy_quat(*spec.base_rpy)
             for scale in spec.scales:
                 uid = p.loadURDF(spec.urdf, baseOrientation=base_quat.tolist(),
                                  useFixedBase=True, globalScaling=scale, flags=flags,
@@ -307,7 +281,7 @@ class SceneRenderer:
                     p.changeVisualShape(body.uid, link, rgbaColor=[1.0, 1.0, 1.0, 0.0],
                                         physicsClientId=client)
                 continue
-            orientation = _quat_multiply(_yaw_quat(placement.yaw), body.base_quat)
+            orientation = quat_multiply(yaw_quat(placement.yaw), body.base_quat)
             p.resetBasePositionAndOrientation(body.uid, list(placement.position),
                                               orientation.tolist(), physicsClientId=client)
             for (joint, joint_type, _, _), value in zip(body.joints, placement.joint_values):
@@ -433,59 +407,3 @@ def render_frame(seed: int, width: int, height: int, hfov_deg: float | None = No
                  renderer: SceneRenderer | None = None) -> Frame:
     """Render the random scene of ``seed`` at ``width`` x ``height``; same seed, same arrays."""
     return (renderer or shared_renderer()).render_frame(seed, width, height, hfov_deg)
-
-
-class SceneSequence:
-    """
-    One fixed scene seen by a camera that sways smoothly around the scene's base pose.
-
-    The camera moves on a closed, smooth path (period ``period_s``): sideways and, a quarter as
-    far, forwards and back, never more than ``sway_m`` from the base position, with +-12
-    degrees of yaw and +-3 degrees of pitch, so a stream of frames looks like a slowly panning
-    robot head. Things stay at least ``max(2, 2 sway_m)`` metres from the base position.
-    """
-
-    def __init__(self, seed: int, width: int, height: int, hfov_deg: float | None = None,
-                 period_s: float = 20.0, sway_m: float = 0.6,
-                 renderer: SceneRenderer | None = None) -> None:
-        if width <= 0 or height <= 0:
-            raise ValueError(f'image size must be positive, got {width}x{height}')
-        if not period_s > 0:
-            raise ValueError(f'period_s must be positive, got {period_s}')
-        self.width, self.height = int(width), int(height)
-        self.period_s = float(period_s)
-        self.sway_m = float(sway_m)
-        self.renderer = renderer or shared_renderer()
-        self.scene = self.renderer.sample(seed, width, height, hfov_deg,
-                                          min_distance_m=max(2.0, 2.0 * sway_m),
-                                          camera_clearance_m=1.5 * sway_m + 0.3)
-
-    @property
-    def camera(self) -> PinholeCamera:
-        return PinholeCamera.from_hfov(self.width, self.height, self.scene.hfov_deg,
-                                       self.renderer.near_m, self.renderer.far_m)
-
-    def pose(self, t: float) -> np.ndarray:
-        """Return ``world_from_camera`` at time ``t`` seconds."""
-        scene = self.scene
-        phase = 2.0 * math.pi * t / self.period_s
-        yaw = scene.camera_yaw + math.radians(12.0) * math.sin(phase)
-        pitch = scene.camera_pitch_down + math.radians(3.0) * math.sin(2.0 * phase + 1.0)
-        side = 0.95 * self.sway_m * math.sin(phase + 0.7)  # with ahead: |offset| < sway_m
-        ahead = 0.25 * self.sway_m * math.sin(2.0 * phase)
-        base_yaw = scene.camera_yaw
-        forward = np.array([math.cos(base_yaw), math.sin(base_yaw), 0.0])
-        left = np.array([-math.sin(base_yaw), math.cos(base_yaw), 0.0])
-        position = np.asarray(scene.camera_position) + side * left + ahead * forward
-        return camera_pose(position, yaw, pitch, scene.camera_roll)
-
-    def render(self, t: float) -> Frame:
-        """Render the scene at time ``t`` seconds."""
-        frame = self.renderer.render(self.scene, self.width, self.height, self.pose(t))
-        frame.metadata['time_s'] = float(t)
-        return frame
-
-    def frames(self, count: int, rate_hz: float = 10.0) -> Iterator[Frame]:
-        """Yield ``count`` frames at ``rate_hz`` starting at t = 0."""
-        for step in range(count):
-            yield self.render(step / rate_hz)

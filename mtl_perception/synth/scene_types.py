@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mtl_perception.core.synth.camera import camera_pose, PinholeCamera
+from mtl_perception.synth.camera import camera_pose, PinholeCamera
 import numpy as np
 
 JOINT_REVOLUTE, JOINT_PRISMATIC, JOINT_SPHERICAL = 0, 1, 2
