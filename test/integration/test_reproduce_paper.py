@@ -21,6 +21,8 @@ import math
 from pathlib import Path
 import sys
 
+from mtl_perception.core.report import write_marked_section
+import mtl_perception.core.study as study_library
 from mtl_perception.core.study import (
     delta_m,
     equilibrium,
@@ -36,9 +38,14 @@ SCRIPT = Path(__file__).resolve().parents[2] / 'experiments' / 'reproduce_paper.
 
 @pytest.fixture(scope='module')
 def study():
+    return study_library
+
+
+@pytest.fixture(scope='module')
+def script():
     spec = importlib.util.spec_from_file_location('reproduce_paper', SCRIPT)
     module = importlib.util.module_from_spec(spec)
-    sys.modules['reproduce_paper'] = module  # dataclasses look their module up there
+    sys.modules['reproduce_paper'] = module
     spec.loader.exec_module(module)
     yield module
     sys.modules.pop('reproduce_paper', None)
@@ -172,7 +179,7 @@ def test_report_rewrites_only_its_section(study, tmp_path):
                       '<!-- paper-study-findings:end -->\n<!-- paper-study:end -->' + tail)
     section = study.report(records, 'smoke', profile, 'cmd', 'cpu', 60.0,
                            study.existing_findings(target), [])
-    study.write_marked_section(target, study.MARKER, section)
+    write_marked_section(target, study.MARKER, section, heading='# Results')
     text = target.read_text()
     assert text.startswith(head + '<!-- paper-study:begin -->\n')
     assert text.endswith('<!-- paper-study:end -->' + tail)
@@ -181,7 +188,7 @@ def test_report_rewrites_only_its_section(study, tmp_path):
     assert '| uncertainty_3task | learned |' in text
     assert '| equal_3task |' in text.split('### Paired differences')[1]
     # Rewriting again changes nothing but the numbers' section.
-    study.write_marked_section(target, study.MARKER, section)
+    write_marked_section(target, study.MARKER, section, heading='# Results')
     assert target.read_text() == text
     exported = study.export_records(records)
     assert {e['split'] for e in exported} == {'val', 'test'}
@@ -192,6 +199,20 @@ def test_report_rewrites_only_its_section(study, tmp_path):
 def test_report_appends_markers_when_missing(study, tmp_path):
     target = tmp_path / 'results.md'
     target.write_text('# Results\n\nlead text\n')
-    study.write_marked_section(target, study.MARKER, 'study\n')
+    write_marked_section(target, study.MARKER, 'study\n', heading='# Results')
     assert target.read_text() == ('# Results\n\nlead text\n\n<!-- paper-study:begin -->\n'
                                   'study\n<!-- paper-study:end -->\n')
+
+
+def test_report_only_rebuilds_the_report_from_finished_runs(study, script, tmp_path):
+    profile = study.PROFILES['smoke']
+    store = ResultsFile(tmp_path / 'results.jsonl')
+    study.execute(profile, tmp_path, store, fake_runner([]), jobs=1, max_runs=5)
+    results, records = tmp_path / 'docs' / 'results.md', tmp_path / 'docs' / 'results.json'
+    assert script.main(['--out', str(tmp_path), '--profile', 'smoke', '--report-only',
+                        '--results', str(results), '--records', str(records),
+                        '--command', 'cmd']) == 0
+    assert len(store.load()) == 5, '--report-only trained something'
+    assert '<!-- paper-study:begin -->' in results.read_text()
+    assert '| equal_3task |' in results.read_text()
+    assert {e['arm'] for e in json.loads(records.read_text())} >= {'single_semantic'}

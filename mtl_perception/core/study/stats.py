@@ -12,12 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""
-Records and statistics of a loss-weighting study (``experiments/reproduce_paper.py``).
 
-A study is many short training runs (arm x seed). Each finished run is one JSON record,
-appended as one line to a results file, so a study can stop at any time and resume later;
-the tables are recomputed from the records alone. This module holds what those tables need:
+"""
+The statistics of a loss-weighting study (``experiments/reproduce_paper.py``).
+
+A study is many short training runs (arm x seed); the tables are recomputed from the records
+of the finished runs alone (:mod:`.records`). This module holds the statistics they need:
 
 - the multi-task gain ``Delta_m`` (Maninis et al., CVPR 2019) against the single-task models;
 - means with a Student-t 95 % interval, and *paired* differences over seeds that two arms
@@ -35,10 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-import hashlib
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,17 +46,6 @@ METRICS: dict[str, tuple[str, bool]] = {
     'inverse_depth_mean_error': ('depth', True),
 }
 """Metric key -> (task, lower is better): the three metrics of the paper's table."""
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """
-    Return a short, stable hash of a JSON-serialisable configuration.
-
-    Keys are sorted, so two equal configurations hash equally whatever their order; a rerun
-    whose configuration changed (other steps, other weights) does not reuse old records.
-    """
-    text = json.dumps(config, sort_keys=True, separators=(',', ':'), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def delta_m(metrics: Mapping[str, float], baseline: Mapping[str, float]) -> float:
@@ -197,56 +183,6 @@ def paired_difference(first: Mapping[int, float], second: Mapping[int, float],
     """
     common = sorted(set(first) & set(second))
     return mean_interval([float(first[s]) - float(second[s]) for s in common], confidence)
-
-
-# --- the results file ------------------------------------------------------------------------
-
-def record_key(record: Mapping[str, Any]) -> tuple[str, int, str]:
-    """Return what identifies a finished run: arm, seed and configuration hash."""
-    return str(record['arm']), int(record['seed']), str(record['config_hash'])
-
-
-class ResultsFile:
-    """
-    Append-only JSON-lines file of finished runs: one line per run, written in one call.
-
-    A line cut short by a crash (the only way a partial line can appear) is skipped with a
-    count in ``skipped_lines``, so the runs before it still count and the run is redone.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.skipped_lines = 0
-
-    def load(self) -> list[dict[str, Any]]:
-        """Return every complete record, in the order the runs finished."""
-        self.skipped_lines = 0
-        if not self.path.exists():
-            return []
-        records = []
-        for line in self.path.read_text().splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                record_key(record)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                self.skipped_lines += 1
-                continue
-            records.append(record)
-        return records
-
-    def done(self) -> set[tuple[str, int, str]]:
-        """Keys of the runs already finished."""
-        return {record_key(r) for r in self.load()}
-
-    def append(self, record: Mapping[str, Any]) -> None:
-        """Add one finished run (validated, then written as one line)."""
-        record_key(record)
-        line = json.dumps(record, sort_keys=True, default=float, allow_nan=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open('a') as handle:
-            handle.write(line + '\n')
 
 
 # --- equilibrium of the learned log-variances -------------------------------------------------
