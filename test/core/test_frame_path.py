@@ -16,6 +16,8 @@
 
 import cv2
 from mtl_perception.core import geometry, instances, pointcloud
+from mtl_perception.core.instances.grid import suppress_close_peaks
+from mtl_perception.core.instances.votes import assign_nearest, collect_votes
 from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
 from mtl_perception.core.predictor import Predictor, resize_labels, resize_smooth, to_host
 import numpy as np
@@ -99,9 +101,8 @@ def test_vectorised_peak_suppression_is_greedy_nms(seed):
     slot = rng.integers(0, 3, count)
     strength = rng.integers(1, 20, count).astype(np.float64)  # ties on purpose
     for limit in (255, 10):
-        kept = instances._suppress_close_peaks(torch.from_numpy(centres).float(),
-                                               torch.from_numpy(slot),
-                                               torch.from_numpy(strength), 12.0, limit)
+        kept = suppress_close_peaks(torch.from_numpy(centres).float(), torch.from_numpy(slot),
+                                    torch.from_numpy(strength), 12.0, limit)
         assert kept.tolist() == _greedy_reference(centres.astype(np.float32), slot, strength,
                                                   12.0, limit)
 
@@ -112,14 +113,13 @@ def test_assignment_finds_the_nearest_centre_of_the_class():
     semantic = rng.integers(3, 5, (height, width)).astype(np.uint8)
     offsets = rng.normal(0, 15, (2, height, width)).astype(np.float32)
     table = torch.from_numpy(instances.thing_table([3, 4]))
-    votes = instances._collect_votes(torch.from_numpy(semantic), torch.from_numpy(offsets),
-                                     table)
+    votes = collect_votes(torch.from_numpy(semantic), torch.from_numpy(offsets), table)
     centres = torch.from_numpy(rng.uniform(0, 80, (40, 2)).astype(np.float32))
     centre_slot = torch.from_numpy(rng.integers(0, 2, 40))
     # Peaks that survive suppression are at least nms_radius_px apart within a class.
-    keep = instances._suppress_close_peaks(centres, centre_slot, torch.ones(40), 12.0, 255)
+    keep = suppress_close_peaks(centres, centre_slot, torch.ones(40), 12.0, 255)
     centres, centre_slot = centres[keep], centre_slot[keep]
-    assignment, distance2 = instances._assign_nearest(votes, centres, centre_slot, 30.0)
+    assignment, distance2 = assign_nearest(votes, centres, centre_slot, 30.0)
     points = torch.stack([votes.vote_x, votes.vote_y], 1)
     full = ((points[:, None] - centres[None]) ** 2).sum(-1)
     full[votes.slot[:, None] != centre_slot[None, :]] = float('inf')

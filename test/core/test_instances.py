@@ -126,7 +126,6 @@ def test_two_instances_of_one_class_are_separate():
     gt_ids[5:35, 35:75] = OBJECT * 1000 + 1
     result = cluster_instances(semantic, perfect_offsets(gt_ids), THINGS)
     assert_same_partition(result, gt_ids)
-    assert set(np.unique(result.panoptic_ids()).tolist()) == {0, 7000, 7001}
 
 
 def test_small_groups_are_dropped():
