@@ -23,14 +23,17 @@ Threading: subscription callbacks only park the newest message in a one-slot mai
 thread decodes, runs the :class:`~mtl_perception.core.pipeline.ScenePipeline` and publishes.
 The executor is never blocked by inference, and a slow model drops old frames (counted in
 diagnostics) instead of building a backlog. Outputs nobody subscribes to are not computed.
+
+This module holds the lifecycle and the callbacks only: the mailbox and thread are
+``ros/worker.py``, the topic table and SceneResult -> messages ``ros/outputs.py`` (shared with
+the bag evaluator), /diagnostics ``ros/diagnostics.py``, start-up checks ``ros/startup.py``.
+It stays over 400 lines because matching the camera's QoS, checking every input message and
+the frame callback are each the node's own job and read best beside its state.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from dataclasses import dataclass, field
 import os
-import re
 import sys
 import threading
 import time
@@ -38,10 +41,16 @@ from typing import Any
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from mtl_perception.ros import conversions
+from mtl_perception.core.checkpoint import CheckpointError
+from mtl_perception.core.camera import resize_intrinsics
+from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
+from mtl_perception.core.predictor import default_model_path, Predictor
+from mtl_perception.ros import conversions, diagnostics, outputs
 from mtl_perception.ros.parameters import allowed_values, PARAMETERS
 from mtl_perception.ros.qos import use_shipped_dds_profile
+from mtl_perception.ros.startup import check_params_files, init_quietly, parameter_problem
 from mtl_perception.ros.stream import DeliveryGaps, StampClock, StampVerdict
+from mtl_perception.ros.worker import FrameWorker
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
@@ -63,9 +72,7 @@ from rclpy.qos import (
     ReliabilityPolicy,
 )
 from rclpy.subscription import Subscription
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from std_msgs.msg import Float32MultiArray, MultiArrayDimension
-from visualization_msgs.msg import MarkerArray
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 NODE_NAME = 'mtl_perception'
 MIN_IMAGE_SIDE_PX = 8
@@ -78,65 +85,6 @@ class ParameterError(ValueError):
     """A parameter with a wrong type or value; main() prints it as one line and exits 2."""
 
 
-@dataclass
-class Mailbox:
-    """One-slot, thread-safe hand-over of the newest message to the worker."""
-
-    condition: threading.Condition = field(default_factory=threading.Condition)
-    item: Any = None
-    closed: bool = False
-
-    def put(self, item: Any) -> bool:
-        """Store ``item``; return True when an unprocessed older item was overwritten."""
-        with self.condition:
-            replaced = self.item is not None
-            self.item = item
-            self.condition.notify()
-            return replaced
-
-    def take(self, timeout_s: float) -> Any:
-        with self.condition:
-            if self.item is None and not self.closed:
-                self.condition.wait(timeout_s)
-            item, self.item = self.item, None
-            return item
-
-    def close(self) -> None:
-        with self.condition:
-            self.closed = True
-            self.condition.notify_all()
-
-
-@dataclass
-class FrameStats:
-    """Counters and latency samples for /diagnostics (written by two threads, read by one)."""
-
-    received: int = 0
-    processed: int = 0
-    dropped: int = 0
-    rejected: Counter = field(default_factory=Counter)
-    degraded: Counter = field(default_factory=Counter)  # processed, but with a fallback
-    latency_ms: deque = field(default_factory=lambda: deque(maxlen=500))
-    forward_ms: deque = field(default_factory=lambda: deque(maxlen=500))
-    window_start: float = field(default_factory=time.monotonic)
-    window_received: int = 0
-    window_processed: int = 0
-    window_rejected: int = 0
-    dropped_in_dds: int = 0  # sequence-number gaps: lost in transit or in the reader queue
-    dds_messages_lost: int = 0  # the subscription's message_lost QoS event
-    clock_jumps: int = 0
-    window_clock_jumps: int = 0
-    camera_info_received: int = 0
-
-    def reject(self, reason: str) -> None:
-        self.rejected[reason] += 1
-        self.window_rejected += 1
-
-
-def _percentile(values: deque, q: float) -> float:
-    return float(np.percentile(np.fromiter(values, float), q)) if values else float('nan')
-
-
 class MtlPerceptionNode(LifecycleNode):
     """Runs the multi-task network on a camera stream and publishes what it sees."""
 
@@ -147,7 +95,7 @@ class MtlPerceptionNode(LifecycleNode):
                 self.declare_parameter(spec.name, spec.default, spec.descriptor())
             except ParameterException as error:
                 raise ParameterError(
-                    f'bad parameter {_parameter_problem(spec.name, error)}; '
+                    f'bad parameter {parameter_problem(spec.name, error)}; '
                     f'{spec.name} takes {allowed_values(spec.name)}') from None
         self._settings = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         self._choices = {spec.name: spec.choices for spec in PARAMETERS if spec.choices}
@@ -159,10 +107,9 @@ class MtlPerceptionNode(LifecycleNode):
                     f'{name} takes {allowed_values(name)}')
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
-        self._stats = FrameStats()
+        self._stats = diagnostics.FrameStats()
         self._stats_lock = threading.Lock()
-        self._mailbox = Mailbox()
-        self._worker: threading.Thread | None = None
+        self._worker = FrameWorker(self._process, self._reject)
         self._pipeline = None
         self._intrinsics: conversions.Intrinsics | None = None
         self._camera_info_msg: CameraInfo | None = None
@@ -197,9 +144,7 @@ class MtlPerceptionNode(LifecycleNode):
         if self._pipeline is not None:
             self._pipeline.config = self._pipeline_config()
 
-    def _pipeline_config(self):  # noqa: ANN202 - PipelineConfig, imported lazily
-        from mtl_perception.core.pipeline import PipelineConfig
-
+    def _pipeline_config(self) -> PipelineConfig:
         # The same builder as the tools' (--params FILE): one mapping of parameter names.
         return PipelineConfig.from_mapping(self._settings, 'node parameters')
 
@@ -212,21 +157,10 @@ class MtlPerceptionNode(LifecycleNode):
                              history=HistoryPolicy.KEEP_LAST)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        topics = {
-            'labels': (Image, 'semantic/labels', out_qos),
-            'color': (Image, 'semantic/color', out_qos),
-            'depth': (Image, 'depth', out_qos),
-            'points': (PointCloud2, 'instances/points', out_qos),
-            'instance_ids': (Image, 'instances/ids', out_qos),
-            'markers': (MarkerArray, 'instances/markers', out_qos),
-            'uncertainty': (Image, 'uncertainty/semantic', out_qos),
-            'sigmas': (Float32MultiArray, 'uncertainty/task_sigmas', latched),
-        }
-        if self._settings['output_resolution'] == 'network':
-            topics['semantic_info'] = (CameraInfo, 'semantic/camera_info', out_qos)
-            topics['depth_info'] = (CameraInfo, 'depth/camera_info', out_qos)
-        self._outputs = {key: self.create_lifecycle_publisher(kind, topic, qos)
-                         for key, (kind, topic, qos) in topics.items()}
+        self._outputs = {
+            output.key: self.create_lifecycle_publisher(
+                output.msg_type, output.topic, latched if output.latched else out_qos)
+            for output in outputs.output_topics(self._settings['output_resolution'])}
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(
             float(self._settings['diagnostics_period_s']), self._publish_diagnostics)
@@ -244,8 +178,6 @@ class MtlPerceptionNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         result = super().on_activate(state)
         self._reset_stream()
-        self._mailbox = Mailbox()
-        self._worker = threading.Thread(target=self._work, name='mtl_inference', daemon=True)
         self._worker.start()
         self._subscribe_images()
         self._publish_sigmas()
@@ -289,10 +221,6 @@ class MtlPerceptionNode(LifecycleNode):
         self._release_model()
 
     def _load_model(self) -> bool:
-        from mtl_perception.core.checkpoint import CheckpointError
-        from mtl_perception.core.pipeline import ScenePipeline
-        from mtl_perception.core.predictor import default_model_path, Predictor
-
         # Absolute, so the 'configured' line and errors say which file was used even when the
         # path came relative (a relative model_path, or an ament prefix given relatively).
         path = os.path.abspath(os.path.expanduser(
@@ -441,7 +369,7 @@ class MtlPerceptionNode(LifecycleNode):
         except (ValueError, TypeError) as error:
             self._reject('bad_image', f'image rejected: {error}')
             return
-        if self._mailbox.put((msg, received_at)):
+        if self._worker.put((msg, received_at)):
             with self._stats_lock:
                 self._stats.dropped += 1
 
@@ -475,41 +403,14 @@ class MtlPerceptionNode(LifecycleNode):
     # --- the worker -----------------------------------------------------------------------
 
     def _stop_worker(self) -> None:
-        self._mailbox.close()
-        if self._worker is not None:
-            self._worker.join(timeout=10.0)
-            self._worker = None
-
-    def _work(self) -> None:
-        mailbox = self._mailbox
-        while not mailbox.closed:
-            item = mailbox.take(timeout_s=0.5)
-            if item is None:
-                continue
-            msg, received_at = item
-            try:
-                self._process(msg, received_at)
-            except (ValueError, TypeError) as error:
-                self._reject('bad_image', f'image rejected: {error}')
-            except Exception as error:  # noqa: BLE001 - keep the node alive, report it
-                self._reject('processing_error',
-                             f'processing failed ({type(error).__name__}): {error}')
+        self._worker.stop()
 
     def _wanted(self) -> dict[str, bool]:
-        s = self._settings
-
-        def listened(key: str, enabled: str) -> bool:
+        def listened(key: str) -> bool:
             publisher = self._outputs.get(key)
-            return bool(s[enabled] and publisher is not None
-                        and publisher.get_subscription_count() > 0)
+            return publisher is not None and publisher.get_subscription_count() > 0
 
-        return {'labels': listened('labels', 'publish_labels'),
-                'color': listened('color', 'publish_color'),
-                'depth': listened('depth', 'publish_depth'),
-                'points': listened('points', 'publish_points'),
-                'instance_ids': listened('instance_ids', 'publish_instance_ids'),
-                'markers': listened('markers', 'publish_markers'),
-                'uncertainty': listened('uncertainty', 'publish_uncertainty')}
+        return outputs.wanted_outputs(self._settings, listened)
 
     def _process(self, msg: Image | CompressedImage, received_at: float) -> None:
         pipeline = self._pipeline
@@ -539,53 +440,14 @@ class MtlPerceptionNode(LifecycleNode):
             if (out_w, out_h) != (width, height):
                 image = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
                 if K is not None:
-                    from mtl_perception.core.geometry import resize_intrinsics
-
                     K = resize_intrinsics(K, (width, height), (out_w, out_h))
                 width, height = out_w, out_h
-        outputs = set()
-        if wanted['labels'] or wanted['color']:
-            outputs.add('semantic')
-        if wanted['depth']:
-            outputs.add('depth')
-        if wanted['points'] or wanted['markers']:
-            outputs |= {'instances', 'cloud'}
-        if wanted['instance_ids']:
-            outputs.add('instances')
-        if wanted['uncertainty']:
-            outputs |= {'semantic', 'confidence'}
-        result = pipeline.process(image, K, outputs)
+        result = pipeline.process(image, K, outputs.pipeline_outputs(wanted))
         header = msg.header
-        prediction = result.prediction
-        if wanted['labels']:
-            self._outputs['labels'].publish(
-                conversions.numpy_to_image(prediction.semantic, 'mono8', header))
-        if wanted['color']:
-            from mtl_perception.core.visualize import colorize_semantic
-
-            colour = colorize_semantic(prediction.semantic, pipeline.predictor.class_set, image,
-                                       float(self._settings['color_blend']))
-            self._outputs['color'].publish(conversions.numpy_to_image(colour, 'rgb8', header))
-        if wanted['depth'] and result.depth_m is not None:
-            self._outputs['depth'].publish(
-                conversions.numpy_to_image(result.depth_m.astype(np.float32), '32FC1', header))
-        if wanted['uncertainty'] and prediction.semantic_confidence is not None:
-            uncertainty = (1.0 - prediction.semantic_confidence).astype(np.float32)
-            self._outputs['uncertainty'].publish(
-                conversions.numpy_to_image(uncertainty, '32FC1', header))
-        if wanted['instance_ids'] and result.instances is not None:
-            self._outputs['instance_ids'].publish(conversions.numpy_to_image(
-                result.instances.instance_ids.astype(np.uint16), '16UC1', header))
-        if wanted['points'] and result.cloud is not None:
-            self._outputs['points'].publish(
-                conversions.structured_to_pointcloud2(result.cloud, header))
-        if wanted['markers'] and result.instances is not None and result.centroids_m is not None:
-            class_set = pipeline.predictor.class_set
-            classes = np.asarray(result.instances.class_ids, dtype=np.int64)
-            labels = [f'{class_set.names[c]} {i + 1}' for i, c in enumerate(classes)]
-            colours = class_set.palette_array()[classes] if len(classes) else np.zeros((0, 3))
-            self._outputs['markers'].publish(conversions.instance_markers(
-                result.centroids_m, labels, colours, header))
+        messages = outputs.scene_messages(result, header, pipeline.predictor.class_set, image,
+                                          float(self._settings['color_blend']), wanted)
+        for key, message in messages.items():
+            self._outputs[key].publish(message)
         if 'semantic_info' in self._outputs and camera_info is not None:
             # Scaled once per CameraInfo and size (not per frame); sent only when listened to.
             listeners = [self._outputs[key] for key in ('semantic_info', 'depth_info')
@@ -606,7 +468,8 @@ class MtlPerceptionNode(LifecycleNode):
             self._stats.processed += 1
             self._stats.window_processed += 1
             self._stats.latency_ms.append((time.monotonic() - received_at) * 1e3)
-            self._stats.forward_ms.append(prediction.timings_ms.get('forward', float('nan')))
+            self._stats.forward_ms.append(
+                result.prediction.timings_ms.get('forward', float('nan')))
 
     def _count_clock_jump(self, verdict: StampVerdict, stamp_ns: int) -> None:
         """Count a stamp that jumped; the stream goes on from it (see ``StampClock``)."""
@@ -641,43 +504,11 @@ class MtlPerceptionNode(LifecycleNode):
         publisher = self._outputs.get('sigmas')
         if publisher is None or self._pipeline is None:
             return
-        sigmas = self._pipeline.predictor.sigmas
-        message = Float32MultiArray()
-        message.layout.dim = [MultiArrayDimension(label=','.join(sigmas), size=len(sigmas),
-                                                  stride=len(sigmas))]
-        message.data = [float(v) for v in sigmas.values()]
-        publisher.publish(message)
+        publisher.publish(outputs.sigmas_message(self._pipeline.predictor.sigmas))
 
     def diagnostics_values(self) -> dict[str, Any]:
-        now = time.monotonic()
         with self._stats_lock:
-            stats = self._stats
-            window = max(1e-6, now - stats.window_start)
-            values = {
-                'frames_received': stats.received,
-                'frames_processed': stats.processed,
-                'frames_dropped': stats.dropped,
-                'frames_rejected': sum(stats.rejected.values()),
-                'frames_dropped_dds': stats.dropped_in_dds,
-                'dds_messages_lost': stats.dds_messages_lost,
-                'clock_jump': stats.clock_jumps,
-                'camera_info_received': stats.camera_info_received,
-                'input_rate_hz': stats.window_received / window,
-                'processed_rate_hz': stats.window_processed / window,
-                'latency_p50_ms': _percentile(stats.latency_ms, 50),
-                'latency_p90_ms': _percentile(stats.latency_ms, 90),
-                'latency_p99_ms': _percentile(stats.latency_ms, 99),
-                'forward_p50_ms': _percentile(stats.forward_ms, 50),
-            }
-            values.update({f'rejected_{k}': v for k, v in sorted(stats.rejected.items())})
-            values.update({f'degraded_{k}': v for k, v in sorted(stats.degraded.items())})
-            recently_rejected = stats.window_rejected
-            recent_jumps = stats.window_clock_jumps
-            stats.window_start, stats.window_received, stats.window_processed = now, 0, 0
-            stats.window_rejected = 0
-            stats.window_clock_jumps = 0
-        values['rejected_last_period'] = recently_rejected
-        values['clock_jump_last_period'] = recent_jumps
+            values = self._stats.take_values(time.monotonic())
         values['qos'] = self._qos_problem or (
             self._image_policy.name.lower() if self._image_policy is not None else 'none')
         pipeline = self._pipeline
@@ -690,105 +521,24 @@ class MtlPerceptionNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         values = self.diagnostics_values()
-        if self._pipeline is None and self._load_error:
-            level, message = 2, f'no model loaded: {self._load_error}'
-        elif self._pipeline is None:
-            level, message = 0, 'inactive'
-        elif self._qos_problem:
-            level, message = 1, self._qos_problem
-        elif values['rejected_last_period']:
-            level, message = 1, f'rejected {values["rejected_last_period"]} messages recently'
-        elif values['clock_jump_last_period']:
-            level, message = 1, 'the image stamps jumped (clock reset); processing goes on'
-        elif values['input_rate_hz'] == 0.0:
-            level, message = 0, 'waiting for images'
-        else:
-            level, message = 0, 'running'
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [conversions.diagnostic_status(
-            f'{self.get_fully_qualified_name()}: perception', values, level=level, message=message,
-            hardware_id=values['device'])]
+        level, message = diagnostics.status(values, self._pipeline is not None,
+                                            self._load_error, self._qos_problem)
+        array = diagnostics.diagnostic_array(
+            f'{self.get_fully_qualified_name()}: perception', values, level, message,
+            self.get_clock().now().to_msg())
         if self._diagnostics_pub is not None:
             self._diagnostics_pub.publish(array)
 
 
-def _parameter_problem(name: str, error: ParameterException) -> str:
-    """Say in a few words what rclpy refused (its own text repeats itself and the name)."""
-    text = str(error.args[0] if error.args else error)
-    value = re.search(r'Invalid parameter value \((.*)\) for parameter', text, re.S)
-    if value:
-        return f'{name} = {conversions.printable(value.group(1), 80)} is out of range'
-    kind = re.search(r"to '(.*)' of type '(\w+)', expecting type '(\w+)'", text, re.S)
-    if kind:
-        return (f'{name} = {conversions.printable(kind.group(1), 80)} is of type '
-                f'{kind.group(2).lower()}, not {kind.group(3).lower()}')
-    return f'{name}: {conversions.printable(text)}'
-
-
-def _check_params_files(args: list[str]) -> str:
-    """
-    Return what is wrong with the ``--params-file`` arguments, or '' when they read.
-
-    rcl reports an unreadable file as a C error with its source locations and an extra log
-    line; reading the YAML first gives one line with the real problem and its position.
-    """
-    import yaml
-
-    files = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == '--params-file']
-    for path in files:
-        try:
-            with open(path, encoding='utf-8') as handle:
-                content = yaml.safe_load(handle)
-        except OSError as error:
-            return f'cannot read params file {path}: {error.strerror or error}'
-        except yaml.YAMLError as error:
-            mark = getattr(error, 'problem_mark', None)
-            where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
-            problem = getattr(error, 'problem', None) or str(error)
-            return f'params file {path} is not valid YAML{where}: {problem}'
-        if content is not None and not isinstance(content, dict):
-            return (f'params file {path} must map node names to ros__parameters, got a '
-                    f'{type(content).__name__}')
-    return ''
-
-
-def _init_quietly(args: list[str] | None) -> None:
-    """
-    ``rclpy.init``, holding back what rcl prints to stderr unless the call succeeds.
-
-    On bad arguments rcl logs its own "[ERROR] [rcl]: Failed to parse global arguments" line
-    before raising; main() replaces both with one line that says what to fix.
-    """
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            rclpy.init(args=args)
-        except _rclpy.RCLError:
-            raise
-        else:
-            captured.seek(0)
-            held_back = captured.read()
-            if held_back:
-                os.write(saved, held_back)
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def main(args: list[str] | None = None) -> int:
-    problem = _check_params_files(list(sys.argv if args is None else args))
+    problem = check_params_files(list(sys.argv if args is None else args))
     if problem:
         print(f'mtl_perception_node: {conversions.printable(problem, 400)}', file=sys.stderr)
         return 2
     # Before rclpy.init: Fast DDS reads its profile when the participant is created.
     dds_profile = use_shipped_dds_profile(os.environ)
     try:
-        _init_quietly(args)
+        init_quietly(args)
     except _rclpy.RCLError as error:  # a --params-file rcl cannot use, malformed --ros-args
         # rcl's text carries the C source locations (', at /project/src/...'): cut them.
         reason = str(error).split(', at /')[0].removeprefix('failed to initialize rcl: ')
