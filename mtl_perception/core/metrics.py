@@ -18,12 +18,16 @@ Metrics of the paper's table, accumulated over a data set.
 - semantic: mean IoU from a confusion matrix (pixels labelled ``ignore_index`` are skipped);
 - instance: mean error in pixels, the Euclidean norm of (predicted - true) offset averaged over
   pixels of instances;
-- depth: mean absolute inverse-depth error (1/m, canonical camera) over valid pixels, and, where
-  metric depth is known, abs-rel and RMSE in metres. Predicted metric depth follows from the
-  ratio of canonical inverse depths, ``depth_pred = depth_true * inv_true / inv_pred``, which
-  needs no intrinsics because both share the same camera scaling. Predicted depth is capped at
-  ``max_depth_m`` (default 100 m, the renderer's far plane), as KITTI-style evaluations cap at
-  80 m: one near-zero inverse depth would otherwise dominate RMSE with an absurd distance.
+- depth: :class:`DepthErrors`, the one definition of the depth errors (the trainer, the bag
+  evaluator and the demo all use it): over pixels where predicted and true metric depth are
+  both finite and > 0, abs-rel, RMSE in metres, mean absolute inverse-depth error (1/m) and
+  the share within 1.25x. :class:`MultiTaskMetrics` also reports the mean absolute
+  canonical inverse-depth error over the data set's valid pixels (the training target), and
+  turns the canonical prediction into metres with the true depth's scale,
+  ``depth_pred = depth_true * inv_true / inv_pred`` (no intrinsics needed: both share the same
+  camera scaling), capped at ``max_depth_m`` (default 100 m, the renderer's far plane, as
+  KITTI-style evaluations cap at 80 m: one near-zero inverse depth would otherwise dominate
+  RMSE with an absurd distance).
 """
 
 from __future__ import annotations
@@ -87,6 +91,53 @@ class MeanAccumulator:
         return self.total / self.count if self.count else float('nan')
 
 
+class DepthErrors:
+    """
+    Depth errors of predicted against true metric depth, accumulated pixel by pixel.
+
+    A pixel counts when both depths are finite and > 0 (sky, holes and NaN outputs do not).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.abs_rel_sum = 0.0
+        self.squared_sum = 0.0  # m^2
+        self.inverse_abs_sum = 0.0  # 1/m
+        self.within_125 = 0  # max(pred / true, true / pred) < 1.25
+        self.within_10_percent = 0  # abs-rel < 0.1
+
+    def update(self, predicted_m: np.ndarray | torch.Tensor,
+               true_m: np.ndarray | torch.Tensor) -> float:
+        """Add one frame (any equal shapes); return its abs-rel (NaN without valid pixels)."""
+        predicted = _to_numpy(predicted_m).astype(np.float64, copy=False)
+        true = _to_numpy(true_m).astype(np.float64, copy=False)
+        if predicted.shape != true.shape:
+            raise ValueError(f'predicted depth has shape {predicted.shape}, true {true.shape}')
+        with np.errstate(invalid='ignore'):
+            valid = np.isfinite(predicted) & np.isfinite(true) & (predicted > 0) & (true > 0)
+        predicted, true = predicted[valid], true[valid]
+        if not predicted.size:
+            return float('nan')
+        relative = np.abs(predicted - true) / true
+        self.count += int(predicted.size)
+        self.abs_rel_sum += float(relative.sum())
+        self.squared_sum += float(((predicted - true) ** 2).sum())
+        self.inverse_abs_sum += float(np.abs(1.0 / predicted - 1.0 / true).sum())
+        self.within_125 += int((np.maximum(predicted / true, true / predicted) < 1.25).sum())
+        self.within_10_percent += int((relative < 0.1).sum())
+        return float(relative.mean())
+
+    def compute(self) -> dict[str, float]:
+        """Return the errors keyed by metric name; empty before any valid pixel."""
+        if not self.count:
+            return {}
+        return {'depth_abs_rel': self.abs_rel_sum / self.count,
+                'depth_rmse_m': float(np.sqrt(self.squared_sum / self.count)),
+                'inverse_depth_mean_error_metric': self.inverse_abs_sum / self.count,
+                'depth_delta_1_25': self.within_125 / self.count,
+                'depth_within_10_percent': self.within_10_percent / self.count}
+
+
 class MultiTaskMetrics:
     """Accumulates every metric of the tasks present; feed it network outputs and batches."""
 
@@ -97,8 +148,7 @@ class MultiTaskMetrics:
         self.class_names = class_names
         self.instance_error = MeanAccumulator()
         self.inverse_depth_error = MeanAccumulator()
-        self.abs_rel = MeanAccumulator()
-        self.squared_error = MeanAccumulator()
+        self.depth = DepthErrors()
         self.seen = set()
 
     @torch.no_grad()
@@ -123,13 +173,10 @@ class MultiTaskMetrics:
                 (prediction - target).abs()[valid].sum().item(), int(valid.sum().item()))
             if 'depth_m' in batch:
                 depth_true = batch['depth_m'].to(prediction.device).float()[:, 0]
-                metric = valid & torch.isfinite(depth_true) & (depth_true > 0) & (target > 0)
+                scaled = valid & (target > 0)  # the true scale is known
                 depth_pred = (depth_true * target / prediction.clamp_min(1e-6)).clamp_max(
                     self.max_depth_m)
-                difference = (depth_pred - depth_true)[metric]
-                self.abs_rel.add((difference.abs() / depth_true[metric]).sum().item(),
-                                 int(metric.sum().item()))
-                self.squared_error.add((difference ** 2).sum().item(), int(metric.sum().item()))
+                self.depth.update(torch.where(scaled, depth_pred, torch.nan), depth_true)
 
     def compute(self) -> dict[str, float | dict[str, float]]:
         """Return the metrics in the paper's units, keyed by name."""
@@ -144,9 +191,7 @@ class MultiTaskMetrics:
             result['instance_mean_error_px'] = self.instance_error.mean
         if 'depth' in self.seen:
             result['inverse_depth_mean_error'] = self.inverse_depth_error.mean
-            if self.abs_rel.count:
-                result['depth_abs_rel'] = self.abs_rel.mean
-                result['depth_rmse_m'] = float(np.sqrt(self.squared_error.mean))
+            result.update(self.depth.compute())
         return result
 
 

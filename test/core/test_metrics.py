@@ -14,7 +14,7 @@
 
 """Metrics in the paper's units, on hand-made predictions."""
 
-from mtl_perception.core.metrics import ConfusionMatrix, MultiTaskMetrics
+from mtl_perception.core.metrics import ConfusionMatrix, DepthErrors, MultiTaskMetrics
 import numpy as np
 import pytest
 import torch
@@ -62,3 +62,31 @@ def test_multitask_metrics_units():
     # pixel 0: predicted depth 4 * 0.25 / 0.5 = 2 m (abs rel 0.5); pixel 1 exact; sky skipped
     assert result['depth_abs_rel'] == pytest.approx(0.25)
     assert result['depth_rmse_m'] == pytest.approx(np.sqrt(4 / 2))
+    # the same DepthErrors as the bag evaluator: |1/2 - 1/4| over the two metric pixels
+    assert result['inverse_depth_mean_error_metric'] == pytest.approx(0.25 / 2)
+    assert result['depth_delta_1_25'] == pytest.approx(1 / 2)
+
+
+def test_depth_errors_by_hand():
+    errors = DepthErrors()
+    predicted = np.array([[2.0, 4.0, 5.0], [np.nan, 0.0, 3.0]])
+    true = np.array([[4.0, 4.0, 4.0], [2.0, 2.0, np.inf]])
+    # valid: the first row only (NaN prediction, zero prediction, infinite truth are skipped)
+    assert errors.update(predicted, true) == pytest.approx((0.5 + 0 + 0.25) / 3)
+    assert errors.update(np.array([10.0]), np.array([10.0])) == 0.0
+    result = errors.compute()
+    assert result['depth_abs_rel'] == pytest.approx(0.75 / 4)
+    assert result['depth_rmse_m'] == pytest.approx(np.sqrt((4 + 0 + 1 + 0) / 4))
+    # |1/2 - 1/4| + 0 + |1/5 - 1/4| + 0
+    assert result['inverse_depth_mean_error_metric'] == pytest.approx((0.25 + 0.05) / 4)
+    # 2 m vs 4 m is 2x off, 5 m vs 4 m exactly 1.25x (the bound is strict)
+    assert result['depth_delta_1_25'] == pytest.approx(2 / 4)
+    assert result['depth_within_10_percent'] == pytest.approx(2 / 4)
+
+
+def test_depth_errors_without_valid_pixels():
+    errors = DepthErrors()
+    assert np.isnan(errors.update(np.array([np.nan, 1.0]), np.array([1.0, 0.0])))
+    assert errors.compute() == {}
+    with pytest.raises(ValueError, match='shape'):
+        errors.update(np.ones(2), np.ones(3))
