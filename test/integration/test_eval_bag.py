@@ -28,8 +28,9 @@ from mtl_perception.core.checkpoint import save_checkpoint  # noqa: E402
 from mtl_perception.core.metrics import ConfusionMatrix  # noqa: E402
 from mtl_perception.core.pipeline import ScenePipeline  # noqa: E402
 from mtl_perception.core.predictor import Predictor  # noqa: E402
+from mtl_perception.ros.bag_evaluation import evaluate_bag  # noqa: E402
 from mtl_perception.ros.recording import write_synthetic_bag  # noqa: E402
-from mtl_perception.tools.eval_bag import evaluate_bag, main  # noqa: E402
+from mtl_perception.tools.eval_bag import main  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -91,6 +92,67 @@ def test_output_bag_has_outputs_with_the_input_headers(drive, model, tmp_path):
     finally:
         reader.close()
     assert stamps['/mtl/depth'] == stamps['/camera/image'] and len(stamps['/mtl/depth']) == 5
+
+
+def _node_output_topics(model: Path, namespace: str) -> set[str]:
+    """Return the topics an in-process node publishes once configured (not /diagnostics)."""
+    import os
+
+    from mtl_perception.ros.node import MtlPerceptionNode
+    from mtl_perception.ros.processes import isolated_ros_env
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in isolated_ros_env().items() if k.startswith('ROS_')})
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        node = MtlPerceptionNode(context=context, namespace=namespace, parameter_overrides=[
+            Parameter('model_path', value=str(model)), Parameter('device', value='cpu'),
+            Parameter('autostart', value=False)])
+        try:
+            node.trigger_configure()
+            return {publisher.topic_name for publisher in node._outputs.values()}
+        finally:
+            node._teardown()
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_node_and_bag_evaluator_build_outputs_with_one_function(drive, model, tmp_path,
+                                                                monkeypatch):
+    """Both build messages with ``outputs.scene_messages``; the bag holds the node's topics."""
+    import inspect
+
+    from mtl_perception.ros import bag_evaluation, node, outputs
+
+    real = outputs.scene_messages
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outputs, 'scene_messages', counted)
+    evaluate_bag(drive['mcap'], tmp_path / 'run', model, device='cpu', mosaics=0, max_frames=2)
+    assert len(calls) == 2
+    for module in (node, bag_evaluation):
+        assert module.outputs is outputs
+        assert 'outputs.scene_messages(' in inspect.getsource(module), module.__name__
+    reader = open_bag(tmp_path / 'run' / 'outputs')
+    try:
+        written = {c.topic for c in reader.connections if c.topic.startswith('/mtl/')}
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    finally:
+        reader.close()
+    assert written == _node_output_topics(model, bag_evaluation.OUTPUT_NAMESPACE)
+    assert counts['/mtl/uncertainty/task_sigmas'] == 1  # latched on the node: once
+    assert counts['/mtl/instances/markers'] == counts['/mtl/semantic/color'] == 2
 
 
 def _cut(folder: Path, target: Path) -> Path:

@@ -31,7 +31,12 @@ import time
 from typing import Any
 
 from mtl_perception.bag.io import BagError, detect_topics, open_bag
+from mtl_perception.ros import processes
+from mtl_perception.ros.recording import TopicRecorder
 import numpy as np
+import rclpy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 
 def read_camera(bag: str | Path, topic_names: dict[str, str | None]) -> tuple[Any, list]:
@@ -58,12 +63,7 @@ def live_replay(bag: str | Path, out: Path, model: str | None = None, rate: floa
                 namespace: str = '/mtl', start_node: bool = False,
                 topic_names: dict[str, str | None] | None = None,
                 log: Callable[[str], None] = print) -> dict[str, Any]:
-    from mtl_perception.ros import processes
-    from mtl_perception.ros.recording import TopicRecorder
-    import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-
+    """Replay the bag's camera into the node under ``namespace``; write and return a summary."""
     topics, messages = read_camera(bag, topic_names or {})
     images = [m for m in messages if m[0] == topics.image]
     if not images:
