@@ -25,6 +25,9 @@ and every ratio compares numbers from that same run. Results go to stdout and, w
 - ``dds``: the node as a separate process, a camera publisher at default QoS; end-to-end
   latency from publishing an image to receiving its last output (frames sent one at a time),
   and throughput with frames sent as fast as the node takes them.
+
+The measurements and the sections are library code (:mod:`mtl_perception.core.benchmark`,
+:mod:`mtl_perception.ros.benchmark_dds`); this tool picks what to run and where it goes.
 """
 
 from __future__ import annotations
@@ -33,237 +36,34 @@ import argparse
 import concurrent.futures
 import logging
 import multiprocessing
-import os
 from pathlib import Path
 import shlex
 import sys
-import time
-from typing import Any
+import tempfile
 
-from mtl_perception.core.checkpoint import Checkpoint, load_checkpoint, Preprocessing
-from mtl_perception.core.classes import SYNTH_CLASSES
-from mtl_perception.core.config import preset_config
-from mtl_perception.core.model import MultiTaskNet
+from mtl_perception.core.benchmark import (
+    bench_frame_path,
+    bench_model,
+    dds_section,
+    frame_path_dds_table,
+    frame_path_section,
+    model_section,
+    random_checkpoint,
+)
+from mtl_perception.core.checkpoint import load_checkpoint
+from mtl_perception.core.onnx_export import export_onnx
 from mtl_perception.core.pipeline import (
     add_pipeline_arguments,
     pipeline_config_from_args,
     PipelineConfig,
-    ScenePipeline,
 )
-from mtl_perception.core.predictor import default_model_path, Predictor, resolve_device
-from mtl_perception.core.report import cpu_model, now_iso, write_marked_section
-import numpy as np
+from mtl_perception.core.predictor import default_model_path, resolve_device
+from mtl_perception.core.report import write_marked_section
+from mtl_perception.ros.qos import shipped_profile_path
+from mtl_perception.synth import render_frame
 import torch
 
 LOGGER = logging.getLogger('mtl_benchmark')
-
-
-def random_checkpoint(preset: str, width: int, height: int) -> Checkpoint:
-    """Untrained weights: speed does not depend on the values of the weights."""
-    config = preset_config(preset, SYNTH_CLASSES.num_classes)
-    return Checkpoint(model_config=config, class_set=SYNTH_CLASSES,
-                      preprocessing=Preprocessing(input_width=width, input_height=height),
-                      state_dict=MultiTaskNet(config).state_dict())
-
-
-def test_image(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """Return a smooth image with some structure (blurred noise), not a constant frame."""
-    import cv2
-
-    noise = np.random.default_rng(seed).integers(0, 255, (height // 8, width // 8, 3),
-                                                 dtype=np.uint8)
-    return cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
-
-
-def time_calls(function, repeats: int, warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return samples
-
-
-def bench_model(checkpoint: Checkpoint, size: tuple[int, int], device: str, precision: str,
-                repeats: int, config: PipelineConfig | None = None) -> dict[str, Any]:
-    predictor = Predictor(checkpoint, device=device, precision=precision, input_size=size)
-    image = test_image(*size)
-    tensor = predictor.preprocess(image)
-
-    def forward() -> None:
-        predictor.forward(tensor)
-        predictor._synchronize()
-
-    forward_ms = time_calls(forward, repeats)
-    predict_ms = time_calls(lambda: predictor.predict(image), repeats)
-    pipeline = ScenePipeline(predictor, config)
-    pipeline_ms = time_calls(lambda: pipeline.process(image), repeats)
-    return {'preset': checkpoint.model_config.preset, 'size': f'{size[0]}x{size[1]}',
-            'device': str(predictor.device), 'precision': predictor.precision,
-            'forward_ms': float(np.median(forward_ms)),
-            'predict_ms': float(np.median(predict_ms)),
-            'pipeline_ms': float(np.median(pipeline_ms))}
-
-
-def rendered_scene(width: int, height: int, seed: int = 90_001) -> Any:
-    """Return a rendered drive frame (RGB, K, ground truth) at the camera size."""
-    from mtl_perception.synth import render_frame
-
-    return render_frame(seed, width, height)
-
-
-def bench_frame_path(model_path: Path, camera_size: tuple[int, int],
-                     network_size: tuple[int, int], repeats: int,
-                     config: PipelineConfig | None = None, device: str = 'cpu',
-                     onnx_path: Path | None = None, precision: str = 'fp32',
-                     backend: str = 'torch') -> dict[str, Any]:
-    """
-    Follow one camera frame through the pipeline: median ms per stage and the ratios.
-
-    The trained model on a rendered scene (realistic instances), every output asked for, as
-    the node does when everything is subscribed. ``non_forward_ms`` is the median total
-    minus the median forward. ``backend`` other than torch runs ``onnx_path``; with the torch
-    backend on the CPU and ``onnx_path``, the forward alone is also timed in onnxruntime.
-    """
-    frame = rendered_scene(*camera_size)
-    predictor = Predictor(model_path if backend == 'torch' else onnx_path, device=device,
-                          precision=precision, input_size=network_size, backend=backend)
-    pipeline = ScenePipeline(predictor, config)
-    stages: dict[str, list[float]] = {}
-    totals = []
-    for index in range(repeats + 3):
-        start = time.perf_counter()
-        result = pipeline.process(frame.rgb, frame.K)
-        total = (time.perf_counter() - start) * 1e3
-        if index < 3:
-            continue
-        totals.append(total)
-        for stage, value in result.timings_ms.items():
-            stages.setdefault(stage, []).append(value)
-    row = {'camera': f'{camera_size[0]}x{camera_size[1]}', 'backend': backend,
-           'precision': predictor.precision,
-           'network': f'{network_size[0]}x{network_size[1]}',
-           'instances': len(result.instances), 'cloud_points': int(result.cloud.size),
-           'total_ms': float(np.median(totals)),
-           **{f'{stage}_ms': float(np.median(values)) for stage, values in stages.items()}}
-    row['non_forward_ms'] = row['total_ms'] - row['forward_ms']
-    row['non_forward_ratio'] = row['non_forward_ms'] / row['forward_ms']
-    if onnx_path is not None and backend == 'torch' and predictor.device.type == 'cpu':
-        tensor = predictor.preprocess(frame.rgb)
-        exported = Predictor(onnx_path, device=device, input_size=network_size)
-        row['torch_forward_only_ms'] = float(np.median(time_calls(
-            lambda: predictor.forward(tensor), repeats)))
-        row['onnxruntime_forward_ms'] = float(np.median(time_calls(
-            lambda: exported.forward(tensor), repeats)))
-    return row
-
-
-def bench_dds(model_path: Path, size: tuple[int, int], frames: int, device: str,
-              precision: str, camera_hz: float = 30.0, config: PipelineConfig | None = None,
-              camera_size: tuple[int, int] | None = None, image: np.ndarray | None = None,
-              num_threads: int = 1) -> dict[str, Any]:
-    """
-    Return the node's latency and throughput over DDS, network at ``size``.
-
-    The camera sends ``camera_size`` frames (default ``size``): ``image`` or smooth noise.
-    """
-    from mtl_perception.ros.conversions import numpy_to_image
-    from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node, use_env
-    from mtl_perception.ros.sim_camera import camera_info_message
-    import rclpy
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-
-    env = isolated_ros_env()
-    use_env(env)
-    rclpy.init()
-    namespace = f'/bench{os.getpid()}'
-    process = start_node(namespace, {'model_path': model_path, 'device': device,
-                                     'precision': precision, 'input_width': size[0],
-                                     'input_height': size[1], 'num_threads': num_threads,
-                                     **(config or PipelineConfig()).to_parameters()}, env,
-                         remaps={'image': f'{namespace}/cam/image',
-                                 'camera_info': f'{namespace}/cam/camera_info'})
-    node = rclpy.create_node('bench_camera')
-    # A typical driver: default QoS (reliable, keep last 10), default transports.
-    image_pub = node.create_publisher(Image, f'{namespace}/cam/image', 10)
-    info_pub = node.create_publisher(CameraInfo, f'{namespace}/cam/camera_info', 10)
-
-    def spin_until(condition, timeout_s: float) -> bool:
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.002)
-            if condition():
-                return True
-        return condition()
-
-    last_topic = f'{namespace}/instances/points'
-    arrivals: dict[tuple[int, int], float] = {}
-    outputs = {f'{namespace}/semantic/labels': Image, f'{namespace}/depth': Image,
-               last_topic: PointCloud2}
-    seen: dict[tuple[int, int], set] = {}
-
-    def on_output(topic: str):
-        def callback(message: Any) -> None:
-            key = (message.header.stamp.sec, message.header.stamp.nanosec)
-            seen.setdefault(key, set()).add(topic)
-            if len(seen[key]) == len(outputs):
-                arrivals[key] = time.perf_counter()
-        return callback
-
-    for topic, kind in outputs.items():
-        node.create_subscription(
-            kind, topic, on_output(topic),
-            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-    try:
-        if not spin_until(lambda: image_pub.get_subscription_count() > 0, 120.0):
-            raise RuntimeError('the node did not subscribe: ' + stop_node(process))
-        camera = camera_size or size
-        K = np.array([[camera[0], 0, camera[0] / 2 - 0.5], [0, camera[0], camera[1] / 2 - 0.5],
-                      [0, 0, 1]], dtype=float)
-        info: CameraInfo = camera_info_message(K, camera[0], camera[1], 'camera_optical_frame')
-        image = test_image(*camera) if image is None else image
-        sent: dict[tuple[int, int], float] = {}
-        latencies = []
-        # Latency: one frame at a time, wait for all its outputs.
-        for index in range(frames + 3):
-            message = numpy_to_image(image, 'rgb8', info.header)
-            message.header.stamp.sec = 1000 + index
-            key = (message.header.stamp.sec, message.header.stamp.nanosec)
-            info.header.stamp = message.header.stamp
-            info_pub.publish(info)
-            sent[key] = time.perf_counter()
-            image_pub.publish(message)
-            if spin_until(lambda k=key: k in arrivals, 30.0) and index >= 3:
-                latencies.append((arrivals[key] - sent[key]) * 1e3)
-        # Throughput: a camera at camera_hz; the node keeps the newest frame, drops the rest.
-        arrivals.clear()
-        start = time.perf_counter()
-        published = 0
-        while time.perf_counter() - start < 10.0:
-            message = numpy_to_image(image, 'rgb8', info.header)
-            message.header.stamp.sec = 5000 + published
-            info.header.stamp = message.header.stamp
-            info_pub.publish(info)
-            image_pub.publish(message)
-            published += 1
-            next_time = start + published / camera_hz
-            spin_until(lambda t=next_time: time.perf_counter() >= t, 1.0)
-        spin_until(lambda: False, 2.0)
-        window = max(arrivals.values()) - min(arrivals.values()) if len(arrivals) > 1 else 0
-        throughput = (len(arrivals) - 1) / window if window else 0.0
-    finally:
-        node.destroy_node()
-        stop_node(process)
-        rclpy.shutdown()
-    return {'size': f'{size[0]}x{size[1]}',
-            'camera': f'{(camera_size or size)[0]}x{(camera_size or size)[1]}',
-            'latency_ms': float(np.median(latencies)),
-            'latency_p90_ms': float(np.percentile(latencies, 90)),
-            'throughput_fps': throughput, 'published': published,
-            'processed': len(arrivals)}
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -271,21 +71,15 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _bench_dds_with_profile(profile: Path | None, *args: Any) -> dict[str, Any]:
-    """Run :func:`bench_dds` in this (fresh) process with or without a Fast DDS profile."""
-    os.environ.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
-    if profile is not None:
-        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
-    *head, num_threads = args
-    return bench_dds(*head, num_threads=num_threads)
+def publish(args: argparse.Namespace, name: str, section: str) -> None:
+    """Print a section and, with ``--write-docs``, replace its marked part of the docs."""
+    print(section)
+    if args.write_docs:
+        write_marked_section(args.write_docs, name, section)
 
 
 def frame_path_report(args: argparse.Namespace, config: PipelineConfig, command: str) -> int:
-    """Run the frame-path benchmark and write its marked section of the docs."""
-    import tempfile
-
-    from mtl_perception.core.onnx_backend import export_onnx
-
+    """Run the frame-path benchmark (and the node over DDS) and write its section."""
     model_path = args.model or default_model_path()
     network = _size(args.network)
     device = str(resolve_device(args.device))
@@ -294,74 +88,63 @@ def frame_path_report(args: argparse.Namespace, config: PipelineConfig, command:
     rows = []
     for backend in args.backends:
         for camera in args.cameras:
-            row = bench_frame_path(model_path, _size(camera), network, args.repeats, config,
-                                   device, onnx_path, args.precision, backend)
+            frame = render_frame(90_001, *_size(camera))
+            row = bench_frame_path(model_path, frame.rgb, frame.K, network, args.repeats,
+                                   config, device, onnx_path, args.precision, backend)
             LOGGER.info('%s', row)
             rows.append(row)
-    lines = [f'## One frame through the pipeline ({device}, network {args.network})', '',
-             f'- command: `{command}`',
-             f'- hardware: {cpu_model()}; torch {torch.__version__}, '
-             f'{torch.get_num_threads()} threads', f'- date: {now_iso()}',
-             f'- model: `{Path(model_path).name}`; a rendered scene (seed 90001) at the camera '
-             'size with its intrinsics; every output (labels, confidence, instances, depth, '
-             f'cloud); median of {args.repeats} frames after 3 warm-up frames. non-forward = '
-             'median total - median forward (preprocess = resize to the network + upload + '
-             'normalise; postprocess = argmax/softmax at the network resolution, resizes to '
-             'the camera size, copy to the host).']
-    if args.note:
-        lines.append(f'- note: {args.note}')
-    lines += ['', '| camera | backend | instances | total ms | frames/s | forward ms | '
-              'preprocess | postprocess | clustering | depth | cloud | non-forward ms | '
-              'non-forward / forward | onnxruntime forward ms | torch forward ms |',
-              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
-    for row in rows:
-        lines.append(
-            f'| {row["camera"]} | {row["backend"]} {row["precision"]} | {row["instances"]} | '
-            f'{row["total_ms"]:.1f} | {1000 / row["total_ms"]:.0f} | '
-            f'{row["forward_ms"]:.1f} | {row["preprocess_ms"]:.1f} | '
-            f'{row["postprocess_ms"]:.1f} | {row["clustering_ms"]:.1f} | '
-            f'{row["depth_ms"]:.1f} | {row["cloud_ms"]:.1f} | {row["non_forward_ms"]:.1f} | '
-            f'{100 * row["non_forward_ratio"]:.0f} % | '
-            f'{row.get("onnxruntime_forward_ms", float("nan")):.1f} | '
-            f'{row.get("torch_forward_only_ms", float("nan")):.1f} |')
+    section = frame_path_section(rows, command, device, args.network, Path(model_path).name,
+                                 args.repeats, args.note)
     if args.dds:
-        from mtl_perception.ros.qos import shipped_profile_path
+        from mtl_perception.ros.benchmark_dds import bench_dds_with_profile
 
         camera = _size(args.cameras[0])
-        frame = rendered_scene(*camera)
-        forward = rows[0]['forward_ms']
-        pipeline_ms = rows[0]['total_ms']
-        lines += ['', f'Node over DDS (camera {args.cameras[0]}, reliable keep-last-10 like a '
-                  f'driver at defaults; network {args.network}, num_threads '
-                  f'{args.threads or 1}; the node at its defaults, i.e. with the shipped Fast '
-                  'DDS profile): end-to-end latency = image published -> labels, depth and '
-                  f'instance cloud received, one frame at a time, median of {args.dds_frames}. '
-                  'Second row: the camera process also uses the shipped profile (a driver '
-                  'whose shared-memory segment holds a whole frame).', '',
-                  '| camera process | latency ms (p50) | p90 | forward ms | pipeline ms | '
-                  f'latency / forward | frames/s at {args.camera_hz:g} Hz camera |',
-                  '|---|---|---|---|---|---|---|']
+        frame = render_frame(90_001, *camera)
+        results = []
         for label, profile in (('Fast DDS defaults', None),
                                ('shipped profile', shipped_profile_path())):
             # A fresh process each: Fast DDS reads its profile file once per process.
             context = multiprocessing.get_context('spawn')
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-                dds = pool.submit(_bench_dds_with_profile, profile, model_path, network,
+                dds = pool.submit(bench_dds_with_profile, profile, model_path, network,
                                   args.dds_frames, device, args.precision, args.camera_hz,
                                   config, camera, frame.rgb, args.threads or 1).result()
             LOGGER.info('%s: %s', label, dds)
-            lines.append(f'| {label} | {dds["latency_ms"]:.1f} | '
-                         f'{dds["latency_p90_ms"]:.1f} | {forward:.1f} | '
-                         f'{pipeline_ms:.1f} | {dds["latency_ms"] / forward:.2f} | '
-                         f'{dds["throughput_fps"]:.1f} |')
-    section = '\n'.join(lines) + '\n'
-    print(section)
-    if args.write_docs:
-        write_marked_section(args.write_docs, f'frame-path-{device}-{args.network}', section)
+            results.append((label, dds))
+        section += frame_path_dds_table(results, args.cameras[0], args.network,
+                                        args.threads or 1, args.dds_frames, args.camera_hz,
+                                        rows[0]['forward_ms'], rows[0]['total_ms'])
+    publish(args, f'frame-path-{device}-{args.network}', section)
+    return 0
+
+
+def dds_report(args: argparse.Namespace, sizes: list[tuple[int, int]], config: PipelineConfig,
+               command: str) -> int:
+    """Measure the node over DDS at every size (network = camera size) and write it."""
+    model_path = args.model or default_model_path()
+    if not model_path.exists():
+        LOGGER.error('no model at %s for the dds benchmark; pass --model', model_path)
+        return 2
+    from mtl_perception.ros.benchmark_dds import bench_dds
+
+    preset = load_checkpoint(model_path).model_config.preset
+    rows = []
+    for size in sizes:
+        result = bench_dds(model_path, size, args.dds_frames, args.device, args.precision,
+                           args.camera_hz, config)
+        forward = bench_model(load_checkpoint(model_path), size, args.device,
+                              args.precision, args.repeats, config)
+        result.update(forward_ms=forward['forward_ms'], pipeline_ms=forward['pipeline_ms'])
+        LOGGER.info('%s', result)
+        rows.append(result)
+    device = forward['device']
+    publish(args, f'dds-{device}', dds_section(rows, command, device, model_path.name, preset,
+                                               args.dds_frames, args.camera_hz))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks; print each section and write it to ``--write-docs``."""
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
     parser = argparse.ArgumentParser(prog='mtl_benchmark', description=__doc__.split('\n\n')[0])
     parser.add_argument('--model', type=Path, default=None,
@@ -404,65 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                                  args.precision, args.repeats, config)
             LOGGER.info('%s', result)
             rows.append(result)
-    lines = [f'## Model and pipeline ({rows[0]["device"]}, {rows[0]["precision"]})', '',
-             f'- command: `{command}`', f'- hardware: {cpu_model()}; torch '
-             f'{torch.__version__}, {torch.get_num_threads()} threads'
-             + (f'; GPU {torch.cuda.get_device_name()}' if torch.cuda.is_available() else ''),
-             f'- date: {now_iso()}',
-             f'- median of {args.repeats} frames after 3 warm-up frames; forward = network '
-             'only; predict = resize, normalise, forward, argmax/upsample, copy to host; '
-             'pipeline = predict + instance clustering + metric depth + point cloud. Weights '
-             'are random (speed does not depend on them), except that clustering the random '
-             'offsets of an untrained model finds many spurious instances, so its pipeline '
-             'figure is pessimistic; the node table below uses the trained default model.', '',
-             '| preset | input | forward ms | predict ms | pipeline ms | pipeline frames/s |',
-             '|---|---|---|---|---|---|']
-    for row in rows:
-        lines.append(f'| {row["preset"]} | {row["size"]} | {row["forward_ms"]:.1f} | '
-                     f'{row["predict_ms"]:.1f} | {row["pipeline_ms"]:.1f} | '
-                     f'{1000 / row["pipeline_ms"]:.1f} |')
-    section = '\n'.join(lines) + '\n'
-    print(section)
-    if args.write_docs:
-        write_marked_section(args.write_docs, f'model-{rows[0]["device"]}', section)
+    publish(args, f'model-{rows[0]["device"]}', model_section(rows, command, args.repeats))
     if args.dds:
-        model_path = args.model or default_model_path()
-        if not model_path.exists():
-            LOGGER.error('no model at %s for the dds benchmark; pass --model', model_path)
-            return 2
-        preset = load_checkpoint(model_path).model_config.preset
-        dds_rows = []
-        for size in sizes:
-            result = bench_dds(model_path, size, args.dds_frames, args.device, args.precision,
-                               args.camera_hz, config)
-            forward = bench_model(load_checkpoint(model_path), size, args.device,
-                                  args.precision, args.repeats, config)
-            result.update(forward_ms=forward['forward_ms'], pipeline_ms=forward['pipeline_ms'])
-            LOGGER.info('%s', result)
-            dds_rows.append(result)
-        lines = [f'## Node end to end over DDS ({forward["device"]})', '',
-                 f'- command: `{command}`', f'- hardware: {cpu_model()}',
-                 f'- date: {now_iso()}',
-                 f'- model: `{model_path.name}` ({preset} preset), network input = camera size;'
-                 ' camera publisher at default QoS (reliable) and default Fast DDS transports, '
-                 'node at its defaults; latency = image published -> labels, depth and '
-                 f'instance cloud all received (median of {args.dds_frames}, one frame at a '
-                 'time); throughput = outputs per second with the camera publishing at '
-                 f'{args.camera_hz:g} Hz (the node keeps the newest frame, drops the rest).', '',
-                 '| camera | latency ms (p50) | p90 | forward ms | pipeline ms | '
-                 'latency / forward | frames/s | published | processed |',
-                 '|---|---|---|---|---|---|---|---|---|']
-        for row in dds_rows:
-            lines.append(f'| {row["size"]} | {row["latency_ms"]:.1f} | '
-                         f'{row["latency_p90_ms"]:.1f} | {row["forward_ms"]:.1f} | '
-                         f'{row["pipeline_ms"]:.1f} | '
-                         f'{row["latency_ms"] / row["forward_ms"]:.2f} | '
-                         f'{row["throughput_fps"]:.1f} | {row["published"]} | '
-                         f'{row["processed"]} |')
-        section = '\n'.join(lines) + '\n'
-        print(section)
-        if args.write_docs:
-            write_marked_section(args.write_docs, f'dds-{forward["device"]}', section)
+        return dds_report(args, sizes, config, command)
     return 0
 
 
