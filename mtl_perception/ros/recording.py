@@ -28,10 +28,14 @@ from pathlib import Path
 import threading
 from typing import Any
 
+from mtl_perception.bag.io import write_bag
+from mtl_perception.ros import conversions
+from mtl_perception.ros.sim_camera import camera_info_message
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.serialization import deserialize_message
+from rclpy.serialization import deserialize_message, serialize_message
+from sensor_msgs.msg import CameraInfo, Image
 
 
 def message_type_name(kind: type) -> str:
@@ -77,8 +81,6 @@ class TopicRecorder:
 
     def write_bag(self, path: str | Path, storage: str = 'mcap') -> Path:
         """Write all recorded messages to a new bag folder (replacing an older one)."""
-        from mtl_perception.bag.io import write_bag
-
         with self._lock:
             messages = sorted(self.messages, key=lambda m: m.receive_ns)
         return write_bag(path, {t: message_type_name(k) for t, k in self.topics.items()},
@@ -96,12 +98,6 @@ def write_synthetic_bag(path: str | Path, frames: Iterable[Any], rate_hz: float,
     ``<ns>/gt/depth`` (32FC1 metres, NaN = sky) and ``<ns>/gt/instances`` (16UC1,
     class*1000+index); every message of a frame shares one header stamp.
     """
-    from mtl_perception.bag.io import write_bag
-    from mtl_perception.ros import conversions
-    from mtl_perception.ros.sim_camera import camera_info_message
-    from rclpy.serialization import serialize_message
-    from sensor_msgs.msg import CameraInfo, Image
-
     topics = {f'{namespace}/image': Image, f'{namespace}/camera_info': CameraInfo,
               f'{namespace}/gt/labels': Image, f'{namespace}/gt/depth': Image,
               f'{namespace}/gt/instances': Image}

@@ -29,9 +29,15 @@ import time
 from typing import Any
 import uuid
 
+from diagnostic_msgs.msg import DiagnosticArray
 from mtl_perception.ros import fuzz
+from mtl_perception.ros.conversions import numpy_to_image
 from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node, use_env
 import numpy as np
+import rclpy
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
 
 
 def rss_kb(pid: int) -> tuple[int, int]:
@@ -58,13 +64,6 @@ class Bench:
     namespace: str = field(default_factory=lambda: f'/s{uuid.uuid4().hex[:8]}')
 
     def __enter__(self) -> Bench:
-        from diagnostic_msgs.msg import DiagnosticArray
-        import rclpy
-        from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-        from visualization_msgs.msg import MarkerArray
-
-        self.rclpy = rclpy
         env = isolated_ros_env()
         use_env(env)
         rclpy.init()
@@ -106,7 +105,7 @@ class Bench:
         return self
 
     def spin(self, timeout_s: float) -> None:
-        self.rclpy.spin_once(self.node, timeout_sec=timeout_s)
+        rclpy.spin_once(self.node, timeout_sec=timeout_s)
 
     def rss(self) -> tuple[int, int]:
         return rss_kb(self.process.pid)
@@ -114,7 +113,7 @@ class Bench:
     def close(self) -> str:
         self.output = stop_node(self.process, timeout_s=30.0)
         self.node.destroy_node()
-        self.rclpy.try_shutdown()
+        rclpy.try_shutdown()
         return self.output
 
     def __exit__(self, *exc: object) -> None:
@@ -142,8 +141,6 @@ def crash_report(bench: Bench) -> dict[str, Any]:
 
 
 def test_frame(width: int = 320, height: int = 240, seed: int = 0) -> Any:
-    from mtl_perception.ros.conversions import numpy_to_image
-
     rows, columns = np.mgrid[0:height, 0:width]
     rng = np.random.default_rng(seed)
     pixels = np.stack([rows * 255 // height, columns * 255 // width,

@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     os.environ.setdefault('OMP_NUM_THREADS', '1')
+    # Imported only now: torch (under both) reads OMP_NUM_THREADS when it is first imported.
     from mtl_perception.core.predictor import default_model_path
     from mtl_perception.ros import stress
 
