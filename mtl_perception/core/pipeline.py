@@ -33,14 +33,8 @@ from typing import Any
 import cv2
 from mtl_perception.core import geometry, instances, pointcloud
 from mtl_perception.core.config_io import apply_overrides, ConfigError
-from mtl_perception.core.predictor import (
-    NetworkOutputs,
-    Prediction,
-    Predictor,
-    resize_labels,
-    resize_smooth,
-    to_host,
-)
+from mtl_perception.core.predictor import NetworkOutputs, Prediction, Predictor
+from mtl_perception.core.transfer import resize_labels, resize_smooth, to_host
 import numpy as np
 import torch
 import yaml

@@ -19,7 +19,7 @@ The file carries the checkpoint's config, classes, palette, preprocessing and si
 metadata, so ``Predictor('MODEL.onnx')`` and the node's ``model_path`` run it with
 onnxruntime (or ``backend: tensorrt`` on a GPU). After writing, the export is checked against
 the checkpoint on one image: the largest difference per head and the share of equal labels
-are printed (library code: ``mtl_perception/core/onnx_backend.py``).
+are printed (library code: ``mtl_perception/core/onnx_export.py``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.width is None) != (args.height is None):
         parser.error('give both --width and --height, or neither')
-    from mtl_perception.core.onnx_backend import compare_with_checkpoint, export_onnx
+    from mtl_perception.core.onnx_export import compare_with_checkpoint, export_onnx
 
     size = (args.width, args.height) if args.width else None
     try:

@@ -19,7 +19,8 @@ from mtl_perception.core import geometry, instances, pointcloud
 from mtl_perception.core.instances.grid import suppress_close_peaks
 from mtl_perception.core.instances.votes import assign_nearest, collect_votes
 from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
-from mtl_perception.core.predictor import Predictor, resize_labels, resize_smooth, to_host
+from mtl_perception.core.predictor import Predictor
+from mtl_perception.core.transfer import resize_labels, resize_smooth, to_host
 import numpy as np
 import pytest
 import torch

@@ -29,11 +29,8 @@ import torch
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-from mtl_perception.core.onnx_backend import (  # noqa: E402, I100
-    compare_with_checkpoint,
-    export_onnx,
-    load_onnx_metadata,
-)
+from mtl_perception.core.onnx_backend import load_onnx_metadata  # noqa: E402, I100
+from mtl_perception.core.onnx_export import compare_with_checkpoint, export_onnx  # noqa: E402
 
 
 def _checkpoint(preset: str, width: int, height: int) -> Checkpoint:

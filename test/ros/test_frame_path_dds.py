@@ -96,7 +96,7 @@ def test_the_same_image_at_three_sizes_gives_the_same_instances(ros_env):
 def test_the_node_runs_an_exported_onnx_file_like_its_checkpoint(ros_env, tmp_path):
     pytest.importorskip('onnxruntime')
     from mtl_perception.core.checkpoint import save_checkpoint
-    from mtl_perception.core.onnx_backend import export_onnx
+    from mtl_perception.core.onnx_export import export_onnx
     from mtl_perception.core.pipeline import ScenePipeline
     from mtl_perception.core.predictor import Predictor
     from toy_models import tiny_checkpoint_object
