@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Camera geometry: canonical inverse depth to metres, intrinsics under resizing, 3-D points.
+Camera geometry: canonical inverse depth to metres and back, 3-D points from depth.
 
 Depth from one image depends on the lens: the same picture of an object means a nearer object
 through a wider lens. The network therefore predicts inverse depth for a *canonical camera*
@@ -32,11 +32,9 @@ does not change when the image is resized (fx and the width scale together). Hen
   prediction. Cropping, in contrast, changes ``f_norm`` (the width shrinks, fx does not): use
   the cropped image's width.
 
-Pixel-centre convention (the one ``cv2.resize`` uses, and the ROS conversions'
-``half_pixel_centers=True`` default): pixel (u, v) has its centre at integer coordinates and
-the image spans [-0.5, W - 0.5] x [-0.5, H - 0.5]. Resizing by s maps u to ``(u + 0.5) s - 0.5``,
-so ``fx' = s fx`` and ``cx' = (cx + 0.5) s - 0.5``, and the principal point of an ideal camera
-is ``((W - 1) / 2, (H - 1) / 2)``.
+Pixel centres sit at integer coordinates (the convention of :mod:`mtl_perception.core.camera`,
+which also scales K when an image is resized): the image spans [-0.5, W - 0.5] x
+[-0.5, H - 0.5], and the principal point of an ideal camera is ``((W - 1) / 2, (H - 1) / 2)``.
 
 Points are in the camera optical frame (REP 103): z forward, x right, y down, metres. Depth is
 the z coordinate (REP 118 depth images), not the distance along the ray, and every range limit
@@ -110,30 +108,6 @@ def default_camera_matrix(width: int, height: int, f_canon: float = 1.0) -> np.n
     return np.array([[focal, 0.0, (width - 1) / 2.0],
                      [0.0, focal, (height - 1) / 2.0],
                      [0.0, 0.0, 1.0]])
-
-
-def scale_intrinsics(camera_matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:
-    """
-    Return camera matrix K for the image resized by ``sx`` (width) and ``sy`` (height).
-
-    ``fx' = sx fx``, ``fy' = sy fy``, skew ``s' = sx s``, ``cx' = (cx + 0.5) sx - 0.5``,
-    ``cy' = (cy + 0.5) sy - 0.5`` (pixel centres at integer coordinates, as ``cv2.resize``).
-    """
-    K = np.asarray(camera_matrix, dtype=np.float64)
-    if K.shape != (3, 3):
-        raise ValueError(f'K must be 3x3, got shape {K.shape}')
-    if not sx > 0 or not sy > 0:
-        raise ValueError(f'scale factors must be positive, got sx={sx}, sy={sy}')
-    pixel_map = np.array([[sx, 0.0, 0.5 * sx - 0.5],
-                          [0.0, sy, 0.5 * sy - 0.5],
-                          [0.0, 0.0, 1.0]])
-    return pixel_map @ K
-
-
-def resize_intrinsics(camera_matrix: np.ndarray, from_size: tuple[int, int],
-                      to_size: tuple[int, int]) -> np.ndarray:
-    """Return K for an image resized from ``from_size`` to ``to_size``, both (width, height)."""
-    return scale_intrinsics(camera_matrix, to_size[0] / from_size[0], to_size[1] / from_size[1])
 
 
 def backproject(depth_m: np.ndarray, camera_matrix: np.ndarray, max_range_m: float | None = None
@@ -211,29 +185,3 @@ def backproject_pixels(rows: np.ndarray, columns: np.ndarray, depth_m: np.ndarra
     points[:, 1] = z * along_y
     points[:, 2] = z
     return points
-
-
-def instance_points(points: np.ndarray, instance_ids: np.ndarray,
-                    num_instances: int | None = None) -> list[np.ndarray]:
-    """
-    Return the finite 3-D points of each instance: entry k - 1 is (n_k, 3) of instance k.
-
-    ``points`` (H, W, 3) from :func:`backproject`, ``instance_ids`` (H, W) with 0 = none.
-    ``num_instances`` defaults to the largest id; instances without finite points get an
-    empty (0, 3) array. One sort, no loop over pixels.
-    """
-    points = np.asarray(points)
-    ids = np.asarray(instance_ids)
-    if points.ndim != 3 or points.shape[2] != 3 or points.shape[:2] != ids.shape:
-        raise ValueError(f'points must be (H, W, 3) and instance_ids (H, W); got '
-                         f'{points.shape} and {ids.shape}')
-    if num_instances is None:
-        num_instances = int(ids.max(initial=0))
-    flat_ids = ids.reshape(-1).astype(np.int64)
-    flat_points = points.reshape(-1, 3)
-    keep = (flat_ids > 0) & (flat_ids <= num_instances) & np.isfinite(flat_points).all(1)
-    kept_ids = flat_ids[keep]
-    order = np.argsort(kept_ids, kind='stable')
-    sorted_points = flat_points[keep][order]
-    bounds = np.searchsorted(kept_ids[order], np.arange(1, num_instances + 1), side='right')
-    return np.split(sorted_points, bounds[:-1]) if num_instances else []

@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 import cv2
-from mtl_perception.core import geometry, instances, pointcloud
+from mtl_perception.core import camera, geometry, instances, pointcloud
 from mtl_perception.core.config_io import apply_overrides, ConfigError
 from mtl_perception.core.predictor import NetworkOutputs, Prediction, Predictor
 from mtl_perception.core.transfer import resize_labels, resize_smooth, to_host
@@ -199,7 +199,7 @@ class ScenePipeline:
         K = (np.asarray(camera_matrix, dtype=np.float64) if camera_matrix is not None
              else geometry.default_camera_matrix(width, height, self.predictor.f_canon))
         if size != (width, height):
-            K = geometry.resize_intrinsics(K, (width, height), size)
+            K = camera.resize_intrinsics(K, (width, height), size)
         need_instances = bool({'instances', 'cloud'} & set(outputs))
         need_depth = bool({'depth', 'cloud'} & set(outputs))
         tasks = set()

@@ -12,12 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Canonical inverse depth, intrinsics under resizing and back-projection (docs/conventions.md)."""
+"""Canonical inverse depth and back-projection (docs/conventions.md); K scaling: test_camera."""
 
 from __future__ import annotations
 
 import cv2
-from mtl_perception.core import geometry
+from mtl_perception.core import camera, geometry
 import numpy as np
 import pytest
 
@@ -74,21 +74,6 @@ def test_max_range_drops_far_depth():
     assert np.isfinite(points[0, 0]).all() and np.isnan(points[0, 1]).all()
 
 
-def test_default_camera_matrix_and_scaling_follow_pixel_centres():
-    K = geometry.default_camera_matrix(640, 480)
-    np.testing.assert_allclose(K, [[640, 0, 319.5], [0, 640, 239.5], [0, 0, 1]])
-    half = geometry.scale_intrinsics(K, 0.5, 0.5)
-    # The image centre stays the image centre: (W' - 1) / 2 at the new size.
-    np.testing.assert_allclose(half, geometry.default_camera_matrix(320, 240))
-    np.testing.assert_allclose(geometry.resize_intrinsics(K_640, (640, 480), (320, 240)),
-                               geometry.scale_intrinsics(K_640, 0.5, 0.5))
-    scaled = geometry.scale_intrinsics(K_640, 0.5, 0.25)
-    assert scaled[0, 0] == 250.0 and scaled[1, 1] == 127.5
-    assert scaled[0, 2] == pytest.approx((319.5 + 0.5) * 0.5 - 0.5)
-    assert scaled[1, 2] == pytest.approx((241.0 + 0.5) * 0.25 - 0.5)
-    np.testing.assert_allclose(geometry.scale_intrinsics(scaled, 2.0, 4.0), K_640)
-
-
 def test_fronto_parallel_plane_backprojects_onto_the_plane():
     depth_m = np.full((480, 640), 3.5, dtype=np.float32)
     points = geometry.backproject(depth_m, K_640)
@@ -116,7 +101,7 @@ def test_resized_input_with_scaled_intrinsics_gives_the_same_points():
     # Inverse depth of a plane is affine in the pixel coordinates, so a bilinear 2x
     # down-sample of it is exact: the half-size image sees the same plane.
     half_inverse = cv2.resize(1.0 / full_depth, (320, 240), interpolation=cv2.INTER_LINEAR)
-    K_half = geometry.scale_intrinsics(K_640, 0.5, 0.5)
+    K_half = camera.scale_intrinsics(K_640, 0.5, 0.5)
     half_points = geometry.backproject(1.0 / half_inverse, K_half)
     np.testing.assert_allclose(half_points.reshape(-1, 3) @ normal, 2.0, rtol=1e-4)
     # Each half-size pixel (u', v') looks along the full-size ray through (2u' + 0.5, 2v' + 0.5).
@@ -146,18 +131,3 @@ def test_bad_camera_matrices_are_rejected():
         geometry.backproject(np.ones((2, 2), np.float32), np.zeros((3, 3)))
     with pytest.raises(ValueError, match='must be positive'):
         geometry.canonical_inverse_depth_to_depth_m(np.ones(2), 0.0, 640)
-    with pytest.raises(ValueError, match='3x3'):
-        geometry.scale_intrinsics(np.eye(4), 0.5, 0.5)
-
-
-def test_instance_points_groups_finite_points_by_instance():
-    points = np.arange(4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
-    points[0, 0] = np.nan
-    ids = np.zeros((4, 5), dtype=np.int32)
-    ids[0, :2] = 2  # one of them without depth
-    ids[3, :] = 1
-    groups = geometry.instance_points(points, ids, num_instances=3)
-    assert [g.shape for g in groups] == [(5, 3), (1, 3), (0, 3)]
-    np.testing.assert_array_equal(groups[0], points[3])
-    np.testing.assert_array_equal(groups[1], points[0, 1:2])
-    assert geometry.instance_points(points, np.zeros((4, 5), np.int32)) == []
