@@ -15,11 +15,13 @@
 """
 Packed point clouds of instances, laid out as a ``sensor_msgs/PointCloud2`` would carry them.
 
-A cloud is a 1-D NumPy structured array. Its bytes (``cloud.tobytes()``), the field list from
-:func:`pointcloud_fields` and ``point_step = cloud.dtype.itemsize`` describe a PointCloud2
-completely: height 1, width N, ``row_step = N * point_step``, ``is_bigendian = False`` (every
-field is stored little-endian, explicitly, whatever the machine), ``is_dense = True`` (only
-finite points are kept).
+A cloud is a 1-D NumPy structured array. Its bytes (``cloud.tobytes()``), its dtype's fields
+and ``point_step = cloud.dtype.itemsize`` describe a PointCloud2 completely: height 1, width N,
+``row_step = N * point_step``, ``is_bigendian = False`` (every field is stored little-endian,
+explicitly, whatever the machine), ``is_dense = True`` (only finite points are kept). The
+PointField list is derived from the dtype on the ROS side, where the one copy of the PointField
+tables lives (``mtl_perception.ros.conversions.structured_to_pointcloud2``); this module stays
+ROS-free.
 
 Layout (byte offsets):
 
@@ -29,13 +31,12 @@ Layout (byte offsets):
   0    float32 x, y, z (0, 4, 8)          metres, camera optical frame (z forward, y down)
  12    float32 rgb                        0x00RRGGBB bits as PCL and RViz read them
  16    uint32  instance                   1..N, as in ``InstanceResult.instance_ids``
- 20    float32 depth_uncertainty          optional: present only in the 28-byte layout
- 20/24 uint16  label                      semantic class id
+ 20    uint16  label                      semantic class id
 =====  ======  =========================  ================================================
 
-``point_step`` is 24 (22 bytes used) or 28 (26 used). The 2 bytes after ``label`` are
-padding, listed in no field and always zero; putting the only 2-byte field last keeps every
-4-byte field aligned without holes in the middle.
+``point_step`` is 24 (22 bytes used). The 2 bytes after ``label`` are padding, listed in no
+field and always zero; putting the only 2-byte field last keeps every 4-byte field aligned
+without holes in the middle.
 
 ``rgb`` is a float32 whose bits are the packed colour, the PCL convention RViz's "RGB8" colour
 transformer expects. Such a float must never go through arithmetic (some patterns are
@@ -45,22 +46,8 @@ denormals that a flush-to-zero unit would clear); copy it, view it, or unpack it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from mtl_perception.core import geometry
 import numpy as np
-
-# sensor_msgs/PointField datatype constants.
-INT8, UINT8, INT16, UINT16, INT32, UINT32, FLOAT32, FLOAT64 = range(1, 9)
-
-_DATATYPE_TO_DTYPE: dict[int, np.dtype] = {
-    INT8: np.dtype('<i1'), UINT8: np.dtype('<u1'), INT16: np.dtype('<i2'),
-    UINT16: np.dtype('<u2'), INT32: np.dtype('<i4'), UINT32: np.dtype('<u4'),
-    FLOAT32: np.dtype('<f4'), FLOAT64: np.dtype('<f8'),
-}
-_KIND_SIZE_TO_DATATYPE = {(dtype.kind, dtype.itemsize): code
-                          for code, dtype in _DATATYPE_TO_DTYPE.items()}
 
 CLOUD_DTYPE = np.dtype({
     'names': ['x', 'y', 'z', 'rgb', 'instance', 'label'],
@@ -68,81 +55,7 @@ CLOUD_DTYPE = np.dtype({
     'offsets': [0, 4, 8, 12, 16, 20],
     'itemsize': 24,
 })
-"""Instance cloud points without uncertainty (point_step 24)."""
-
-CLOUD_DTYPE_WITH_UNCERTAINTY = np.dtype({
-    'names': ['x', 'y', 'z', 'rgb', 'instance', 'depth_uncertainty', 'label'],
-    'formats': ['<f4', '<f4', '<f4', '<f4', '<u4', '<f4', '<u2'],
-    'offsets': [0, 4, 8, 12, 16, 20, 24],
-    'itemsize': 28,
-})
-"""Instance cloud points with a per-point depth uncertainty in metres (point_step 28)."""
-
-
-def cloud_dtype(with_uncertainty: bool = False) -> np.dtype:
-    """Return the cloud dtype, with or without the ``depth_uncertainty`` field."""
-    return CLOUD_DTYPE_WITH_UNCERTAINTY if with_uncertainty else CLOUD_DTYPE
-
-
-def pointcloud_fields(dtype: np.dtype) -> list[tuple[str, int, int, int]]:
-    """
-    Return ``(name, offset, datatype, count)`` per field, ordered by offset.
-
-    ``datatype`` is the ``sensor_msgs/PointField`` constant (INT8 = 1 ... FLOAT64 = 8); a
-    sub-array field ``('f4', (3,))`` gives count 3. Raises ``ValueError`` for a type
-    PointField cannot describe (e.g. int64, bool, nested records) or a big-endian field.
-    """
-    dtype = np.dtype(dtype)
-    if dtype.names is None:
-        raise ValueError(f'a point cloud needs a structured dtype, got {dtype}')
-    fields = []
-    for name in dtype.names:
-        field_dtype, offset = dtype.fields[name][:2]
-        base, count = field_dtype.base, int(np.prod(field_dtype.shape, dtype=np.int64))
-        if base.byteorder == '>' or (base.byteorder == '=' and not _little_endian_host()):
-            raise ValueError(f'field {name!r} is big-endian ({base}); clouds are little-endian')
-        code = _KIND_SIZE_TO_DATATYPE.get((base.kind, base.itemsize))
-        if code is None:
-            raise ValueError(f'field {name!r} has type {base}, which PointField cannot '
-                             f'describe; use one of int8/16/32, uint8/16/32, float32/64')
-        fields.append((str(name), int(offset), code, count))
-    return sorted(fields, key=lambda field: field[1])
-
-
-def dtype_from_fields(fields: Sequence[Any], point_step: int) -> np.dtype:
-    """
-    Return the little-endian structured dtype a field list and ``point_step`` describe.
-
-    ``fields`` are ``(name, offset, datatype, count)`` tuples or objects with those attributes
-    (``sensor_msgs/PointField``). Bytes not covered by a field stay padding, so the dtype's
-    itemsize is ``point_step`` and raw message bytes view as it without copying.
-    """
-    names, formats, offsets = [], [], []
-    for field in fields:
-        if isinstance(field, tuple | list):
-            name, offset, datatype, count = field
-        else:
-            name, offset, datatype, count = (field.name, field.offset, field.datatype,
-                                             field.count)
-        if int(datatype) not in _DATATYPE_TO_DTYPE:
-            raise ValueError(f'field {name!r} has unknown PointField datatype {datatype}')
-        base = _DATATYPE_TO_DTYPE[int(datatype)]
-        count = int(count)
-        if count < 1:
-            raise ValueError(f'field {name!r} has count {count}; it must be at least 1')
-        end = int(offset) + base.itemsize * count
-        if int(offset) < 0 or end > point_step:
-            raise ValueError(f'field {name!r} (offset {offset}, {count} x {base}) does not fit '
-                             f'in point_step {point_step}')
-        names.append(str(name))
-        formats.append(base if count == 1 else (base, (count,)))
-        offsets.append(int(offset))
-    return np.dtype({'names': names, 'formats': formats, 'offsets': offsets,
-                     'itemsize': int(point_step)})
-
-
-def _little_endian_host() -> bool:
-    return np.little_endian
+"""Instance cloud points (point_step 24), as documented above."""
 
 
 def pack_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -170,14 +83,14 @@ def unpack_rgb(packed: np.ndarray) -> np.ndarray:
 
 def build_instance_cloud(points: np.ndarray, rgb: np.ndarray | None, semantic: np.ndarray,
                          instance_ids: np.ndarray, stride: int = 1,
-                         voxel_size_m: float | None = None, max_range_m: float | None = None,
-                         depth_uncertainty: np.ndarray | None = None) -> np.ndarray:
+                         voxel_size_m: float | None = None, max_range_m: float | None = None
+                         ) -> np.ndarray:
     """
     Return the (N,) packed cloud of instance pixels with finite points.
 
     ``points`` (H, W, 3) float from :func:`~mtl_perception.core.geometry.backproject`;
     ``rgb`` (H, W, 3) uint8 or None (black); ``semantic`` (H, W) class ids; ``instance_ids``
-    (H, W), 0 = none; ``depth_uncertainty`` (H, W) metres or None (then the 24-byte layout).
+    (H, W), 0 = none.
 
     Only pixels with ``instance_ids > 0``, finite x, y, z and ``z <= max_range_m`` are kept.
     ``stride`` keeps every stride-th row and column first. ``voxel_size_m`` then keeps one
@@ -192,9 +105,6 @@ def build_instance_cloud(points: np.ndarray, rgb: np.ndarray | None, semantic: n
     if rgb is not None:
         expected['rgb'] = (height, width, 3)
         arrays['rgb'] = np.asarray(rgb)
-    if depth_uncertainty is not None:
-        expected['depth_uncertainty'] = (height, width)
-        arrays['depth_uncertainty'] = np.asarray(depth_uncertainty)
     for name, shape in expected.items():
         if arrays[name].shape != shape:
             raise ValueError(f'{name} must have shape {shape} to match instance_ids, got '
@@ -203,7 +113,6 @@ def build_instance_cloud(points: np.ndarray, rgb: np.ndarray | None, semantic: n
         raise ValueError(f'rgb must be uint8, got {arrays["rgb"].dtype}')
     if int(stride) < 1:
         raise ValueError(f'stride must be at least 1, got {stride}')
-    dtype = cloud_dtype(depth_uncertainty is not None)
 
     step = (slice(None, None, int(stride)), slice(None, None, int(stride)))
     ids = np.asarray(instance_ids)[step].reshape(-1)
@@ -218,18 +127,16 @@ def build_instance_cloud(points: np.ndarray, rgb: np.ndarray | None, semantic: n
                                index)
 
     if index.size == 0:
-        return np.zeros(0, dtype=dtype)
-    return _fill(dtype, xyz[index],
+        return np.zeros(0, dtype=CLOUD_DTYPE)
+    return _fill(xyz[index],
                  arrays['rgb'][step].reshape(-1, 3)[index] if rgb is not None else None,
-                 ids[index], arrays['semantic'][step].reshape(-1)[index],
-                 arrays['depth_uncertainty'][step].reshape(-1)[index]
-                 if depth_uncertainty is not None else None)
+                 ids[index], arrays['semantic'][step].reshape(-1)[index])
 
 
-def _fill(dtype: np.dtype, xyz: np.ndarray, rgb: np.ndarray | None, ids: np.ndarray,
-          labels: np.ndarray, depth_uncertainty: np.ndarray | None) -> np.ndarray:
-    """Pack the chosen points' fields into a cloud of ``dtype`` (one implementation)."""
-    cloud = np.zeros(xyz.shape[0], dtype=dtype)  # zeros: padding bytes are defined
+def _fill(xyz: np.ndarray, rgb: np.ndarray | None, ids: np.ndarray,
+          labels: np.ndarray) -> np.ndarray:
+    """Pack the chosen points' fields into a cloud of ``CLOUD_DTYPE`` (one implementation)."""
+    cloud = np.zeros(xyz.shape[0], dtype=CLOUD_DTYPE)  # zeros: padding bytes are defined
     if xyz.shape[0] == 0:
         return cloud
     chosen = xyz.astype(np.float32, copy=False)
@@ -238,8 +145,6 @@ def _fill(dtype: np.dtype, xyz: np.ndarray, rgb: np.ndarray | None, ids: np.ndar
         cloud['rgb'] = pack_rgb(rgb)
     cloud['instance'] = ids
     cloud['label'] = labels
-    if depth_uncertainty is not None:
-        cloud['depth_uncertainty'] = depth_uncertainty
     return cloud
 
 
@@ -284,8 +189,8 @@ def instance_cloud_from_depth(depth_m: np.ndarray, camera_matrix: np.ndarray,
         keep = _one_per_voxel(xyz, ids.astype(np.int64), float(voxel_size_m),
                               np.arange(ids.size))
         rows, columns, xyz, ids = rows[keep], columns[keep], xyz[keep], ids[keep]
-    return _fill(cloud_dtype(False), xyz, rgb[rows, columns] if rgb is not None else None,
-                 ids, np.asarray(semantic)[rows, columns], None)
+    return _fill(xyz, rgb[rows, columns] if rgb is not None else None,
+                 ids, np.asarray(semantic)[rows, columns])
 
 
 def _one_per_voxel(xyz: np.ndarray, ids: np.ndarray, voxel_size_m: float,

@@ -16,16 +16,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from mtl_perception.core import geometry, pointcloud
+from mtl_perception.core import geometry
 from mtl_perception.core.pointcloud import (
     build_instance_cloud,
     CLOUD_DTYPE,
-    CLOUD_DTYPE_WITH_UNCERTAINTY,
-    dtype_from_fields,
     pack_rgb,
-    pointcloud_fields,
     unpack_rgb,
 )
 import numpy as np
@@ -46,34 +41,12 @@ def scene(height: int = 24, width: int = 32, depth_m: float = 2.0, seed: int = 0
 
 
 def test_layout_matches_the_documented_fields():
+    # The PointField list the ROS side derives from it: test_conversions_point_cloud.py.
     assert CLOUD_DTYPE.itemsize == 24
-    assert CLOUD_DTYPE_WITH_UNCERTAINTY.itemsize == 28
-    assert pointcloud_fields(CLOUD_DTYPE) == [
-        ('x', 0, pointcloud.FLOAT32, 1), ('y', 4, pointcloud.FLOAT32, 1),
-        ('z', 8, pointcloud.FLOAT32, 1), ('rgb', 12, pointcloud.FLOAT32, 1),
-        ('instance', 16, pointcloud.UINT32, 1), ('label', 20, pointcloud.UINT16, 1)]
-    assert pointcloud_fields(CLOUD_DTYPE_WITH_UNCERTAINTY)[5:] == [
-        ('depth_uncertainty', 20, pointcloud.FLOAT32, 1), ('label', 24, pointcloud.UINT16, 1)]
-    assert (pointcloud.INT8, pointcloud.FLOAT64) == (1, 8)
-
-
-def test_cloud_round_trips_through_bytes_field_by_field():
-    data = scene()
-    uncertainty = np.linspace(0.01, 0.5, 24 * 32, dtype=np.float32).reshape(24, 32)
-    for depth_uncertainty in (None, uncertainty):
-        cloud = build_instance_cloud(data['points'], data['rgb'], data['semantic'],
-                                     data['instance_ids'], depth_uncertainty=depth_uncertainty)
-        fields = pointcloud_fields(cloud.dtype)
-        raw = cloud.tobytes()
-        assert len(raw) == cloud.size * cloud.dtype.itemsize
-        decoded = np.frombuffer(raw, dtype=dtype_from_fields(fields, cloud.dtype.itemsize))
-        for name, *_ in fields:
-            # Compare bits, so the packed rgb floats are checked exactly too.
-            assert decoded[name].tobytes() == cloud[name].tobytes(), name
-        # PointField-like messages work as well as tuples.
-        messages = [SimpleNamespace(name=n, offset=o, datatype=d, count=c)
-                    for n, o, d, c in fields]
-        assert dtype_from_fields(messages, cloud.dtype.itemsize) == cloud.dtype
+    layout = [(name, CLOUD_DTYPE.fields[name][1], CLOUD_DTYPE.fields[name][0].str)
+              for name in CLOUD_DTYPE.names]
+    assert layout == [('x', 0, '<f4'), ('y', 4, '<f4'), ('z', 8, '<f4'), ('rgb', 12, '<f4'),
+                      ('instance', 16, '<u4'), ('label', 20, '<u2')]
 
 
 def test_padding_is_zero_and_bytes_are_little_endian():
@@ -116,25 +89,20 @@ def test_rgb_packing_round_trips_and_uses_the_pcl_bit_layout():
         pack_rgb(np.zeros((2, 3), np.float32))
 
 
-@pytest.mark.parametrize('with_uncertainty', [False, True])
-def test_nan_and_empty_frames_give_empty_clouds(with_uncertainty):
+def test_nan_and_empty_frames_give_empty_clouds():
     data = scene()
-    uncertainty = np.ones((24, 32), np.float32) if with_uncertainty else None
-    dtype = pointcloud.cloud_dtype(with_uncertainty)
     nan_points = np.full_like(data['points'], np.nan)
     cases = [
-        (nan_points, data['rgb'], data['semantic'], data['instance_ids'], uncertainty),
-        (data['points'], data['rgb'], data['semantic'], np.zeros((24, 32), np.int32),
-         uncertainty),
+        (nan_points, data['rgb'], data['semantic'], data['instance_ids']),
+        (data['points'], data['rgb'], data['semantic'], np.zeros((24, 32), np.int32)),
         (np.zeros((0, 0, 3), np.float32), np.zeros((0, 0, 3), np.uint8),
-         np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int32),
-         np.zeros((0, 0), np.float32) if with_uncertainty else None),
+         np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.int32)),
     ]
-    for points, rgb, semantic, ids, extra in cases:
+    for points, rgb, semantic, ids in cases:
         for voxel in (None, 0.05):
             cloud = build_instance_cloud(points, rgb, semantic, ids, voxel_size_m=voxel,
-                                         max_range_m=10.0, depth_uncertainty=extra)
-            assert cloud.shape == (0,) and cloud.dtype == dtype
+                                         max_range_m=10.0)
+            assert cloud.shape == (0,) and cloud.dtype == CLOUD_DTYPE
             assert cloud.tobytes() == b''
 
 
@@ -188,20 +156,6 @@ def test_max_range_limits_depth():
     dropped = build_instance_cloud(data['points'], data['rgb'], data['semantic'],
                                    data['instance_ids'], max_range_m=10.0)
     assert kept.size == (data['instance_ids'] > 0).sum() and dropped.size == 0
-
-
-def test_field_descriptions_reject_what_pointfield_cannot_hold():
-    with pytest.raises(ValueError, match='PointField cannot'):
-        pointcloud_fields(np.dtype([('x', '<f4'), ('id', '<i8')]))
-    with pytest.raises(ValueError, match='big-endian'):
-        pointcloud_fields(np.dtype([('x', '>f4')]))
-    with pytest.raises(ValueError, match='does not fit'):
-        dtype_from_fields([('x', 0, pointcloud.FLOAT64, 1)], 4)
-    with pytest.raises(ValueError, match='unknown PointField datatype'):
-        dtype_from_fields([('x', 0, 9, 1)], 8)
-    vector = np.dtype([('normal', '<f4', (3,)), ('label', '<u2')])
-    assert pointcloud_fields(vector) == [('normal', 0, 7, 3), ('label', 12, 4, 1)]
-    assert dtype_from_fields(pointcloud_fields(vector), vector.itemsize) == vector
 
 
 def test_shape_mismatch_is_reported():
