@@ -22,7 +22,7 @@ import shutil
 
 import cv2
 from mtl_perception.core.data import build_dataset, CityscapesDataset, DatasetError
-from mtl_perception.core.data.cityscapes import instance_offsets
+from mtl_perception.core.data.targets import instance_offsets
 from mtl_perception.core.data.transforms import (
     Compose,
     RandomCrop,

@@ -34,7 +34,7 @@ import time
 
 from mtl_perception.core.benchmark.sections import markdown_section
 from mtl_perception.core.classes import SYNTH_CLASSES
-from mtl_perception.core.data.cityscapes import instance_offsets
+from mtl_perception.core.data.targets import instance_offsets
 from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
 from mtl_perception.core.instances import cluster_instances
 from mtl_perception.core.report import cpu_model, now_iso

@@ -12,16 +12,21 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Data sets and joint transforms: Cityscapes-layout frames (real or generated) as samples."""
+"""
+Data sets and joint transforms: Cityscapes-layout frames (real or generated) as samples.
+
+``frames`` finds and reads a split's files, ``targets`` derives instance ids and offsets,
+``transforms`` holds the joint image/target transforms and ``cityscapes`` the data set.
+"""
 
 from mtl_perception.core.data.cityscapes import (
     build_dataset,
     CityscapesDataset,
-    DatasetError,
     IMAGENET_MEAN,
     IMAGENET_STD,
-    instance_offsets,
 )
+from mtl_perception.core.data.frames import DatasetError, find_frames, FrameFiles
+from mtl_perception.core.data.targets import instance_offsets
 
-__all__ = ['CityscapesDataset', 'DatasetError', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'build_dataset', 'instance_offsets']
+__all__ = ['CityscapesDataset', 'DatasetError', 'FrameFiles', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'build_dataset', 'find_frames', 'instance_offsets']

@@ -46,20 +46,18 @@ targets, so they are exact at the network's resolution:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-import json
 from pathlib import Path
 from typing import Any
 
-import cv2
 from mtl_perception.core import IGNORE_INDEX
 from mtl_perception.core.classes import (
     CITYSCAPES_LABEL_TO_CATEGORY,
     CITYSCAPES_LABEL_TO_TRAIN,
-    ClassSet,
     get_class_set,
 )
 from mtl_perception.core.config import IMAGENET_MEAN, IMAGENET_STD
+from mtl_perception.core.data.frames import DatasetError, find_frames, read_camera, read_png
+from mtl_perception.core.data.targets import identity_mapping, instance_offsets, remap_instances
 from mtl_perception.core.data.transforms import (
     evaluation_transforms,
     Sample,
@@ -70,155 +68,6 @@ from mtl_perception.core.layout import read_manifest
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-
-_IMAGE_SUFFIX = '_leftImg8bit.png'
-
-
-class DatasetError(ValueError):
-    """A data set folder or file is missing, unreadable or inconsistent."""
-
-
-@dataclass(frozen=True)
-class FrameFiles:
-    """The files of one frame; optional ones are None when absent."""
-
-    image: Path
-    label_ids: Path
-    instance_ids: Path
-    disparity: Path | None
-    camera: Path | None
-    depth: Path | None
-
-
-def identity_mapping(class_set: ClassSet) -> np.ndarray:
-    """Return a (256,) uint8 table that keeps the class set's ids and maps the rest to 255."""
-    table = np.full(256, IGNORE_INDEX, dtype=np.uint8)
-    table[: class_set.num_classes] = np.arange(class_set.num_classes, dtype=np.uint8)
-    return table
-
-
-def find_frames(root: str | Path, split: str, require_depth: bool = True) -> list[FrameFiles]:
-    """
-    List the frames of a split, checking that every image has its label files.
-
-    Raises :class:`DatasetError` naming the expected folder when the split has no images, and
-    naming the file when one is missing (labels always; disparity and camera when
-    ``require_depth``).
-    """
-    root = Path(root)
-    image_dir = root / 'leftImg8bit' / split
-    if not image_dir.is_dir():
-        raise DatasetError(f'split {split!r} not found: expected the folder {image_dir} '
-                           f'(Cityscapes layout leftImg8bit/<split>/<city>/*{_IMAGE_SUFFIX})')
-    images = sorted(image_dir.glob(f'*/*{_IMAGE_SUFFIX}'))
-    if not images:
-        raise DatasetError(f'split {split!r} is empty: no <city>/*{_IMAGE_SUFFIX} files in '
-                           f'{image_dir}')
-    frames = []
-    for image in images:
-        city = image.parent.name
-        stem = image.name[: -len(_IMAGE_SUFFIX)]
-
-        def sibling(kind: str, suffix: str, stem: str = stem, city: str = city) -> Path:
-            return root / kind / split / city / f'{stem}_{suffix}'
-
-        label_ids = sibling('gtFine', 'gtFine_labelIds.png')
-        instance_ids = sibling('gtFine', 'gtFine_instanceIds.png')
-        disparity = sibling('disparity', 'disparity.png')
-        camera = sibling('camera', 'camera.json')
-        depth = sibling('depth', 'depth.png')
-        required = [label_ids, instance_ids] + ([disparity, camera] if require_depth else [])
-        for path in required:
-            if not path.is_file():
-                raise DatasetError(f'image {image} has no matching file {path}')
-        frames.append(FrameFiles(
-            image=image, label_ids=label_ids, instance_ids=instance_ids,
-            disparity=disparity if disparity.is_file() else None,
-            camera=camera if camera.is_file() else None,
-            depth=depth if depth.is_file() else None))
-    return frames
-
-
-def _read_png(path: Path, color: bool = False) -> np.ndarray:
-    flags = cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED
-    array = cv2.imread(str(path), flags)
-    if array is None:
-        raise DatasetError(f'cannot read image file {path}')
-    if color:
-        return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
-    if array.ndim != 2:
-        raise DatasetError(f'{path} must be a single-channel PNG, got shape {array.shape}')
-    return array
-
-
-def _read_camera(path: Path) -> tuple[float, float]:
-    """Return (fx in pixels, stereo baseline in metres) from a Cityscapes camera JSON."""
-    try:
-        data = json.loads(path.read_text(encoding='utf-8'))
-        fx = float(data['intrinsic']['fx'])
-        baseline = float(data['extrinsic']['baseline'])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DatasetError(f'{path} is not a Cityscapes camera file with intrinsic.fx and '
-                           f'extrinsic.baseline: {error}') from error
-    if not fx > 0 or not baseline > 0:
-        raise DatasetError(f'{path}: fx ({fx}) and baseline ({baseline}) must be positive')
-    return fx, baseline
-
-
-def remap_instances(raw_ids: np.ndarray, label_mapping: np.ndarray,
-                    thing_table: np.ndarray) -> np.ndarray:
-    """
-    Return int64 instance ids ``mapped_class * 1000 + k`` (0 = none) from Cityscapes ids.
-
-    ``k`` is the file's index (``raw % 1000``) unless two raw ids of the frame would then
-    collide (several labels mapped to one class, e.g. car and truck to "vehicle"); then ``k``
-    numbers that class's instances from 0 in the order of their raw ids. Values below 1000
-    (stuff, or thing pixels without an instance, e.g. Cityscapes groups) and instances whose
-    mapped class is not a thing get 0.
-    """
-    raw = np.asarray(raw_ids).astype(np.int64, copy=False)
-    raw_class = np.clip(raw // 1000, 0, 255)
-    mapped = label_mapping[raw_class].astype(np.int64)
-    keep = (raw >= 1000) & thing_table[mapped]
-    out = np.zeros(raw.shape, dtype=np.int64)
-    if not keep.any():
-        return out
-    values, inverse = np.unique(raw[keep], return_inverse=True)
-    value_class = label_mapping[np.clip(values // 1000, 0, 255)].astype(np.int64)
-    new_values = value_class * 1000 + values % 1000  # the file's index where it stays unique
-    for class_id in np.unique(value_class):
-        members = np.flatnonzero(value_class == class_id)  # already sorted by raw id
-        if np.unique(new_values[members]).size == members.size:
-            continue
-        if members.size > 1000:
-            raise DatasetError(f'more than 1000 instances of class {class_id} in one frame')
-        new_values[members] = class_id * 1000 + np.arange(members.size)
-    out[keep] = new_values[inverse.reshape(-1)]
-    return out
-
-
-def instance_offsets(instance_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """
-    Return offsets (2, H, W) float32 to each instance's centroid and the instance mask.
-
-    Channel 0 is x (columns), channel 1 y (rows): ``centre = pixel + offset``. Pixels with id 0
-    have offset 0 and mask False.
-    """
-    ids = np.asarray(instance_ids)
-    height, width = ids.shape
-    offsets = np.zeros((2, height, width), dtype=np.float32)
-    mask = ids > 0
-    if not mask.any():
-        return offsets, mask
-    values, inverse = np.unique(ids[mask], return_inverse=True)
-    inverse = inverse.reshape(-1)
-    rows, cols = np.nonzero(mask)
-    counts = np.bincount(inverse, minlength=values.size).astype(np.float64)
-    centre_x = np.bincount(inverse, weights=cols, minlength=values.size) / counts
-    centre_y = np.bincount(inverse, weights=rows, minlength=values.size) / counts
-    offsets[0, rows, cols] = (centre_x[inverse] - cols).astype(np.float32)
-    offsets[1, rows, cols] = (centre_y[inverse] - rows).astype(np.float32)
-    return offsets, mask
 
 
 class CityscapesDataset(Dataset):
@@ -292,16 +141,16 @@ class CityscapesDataset(Dataset):
     def load_raw(self, index: int) -> Sample:
         """Return frame ``index`` as a raw NumPy sample (``transforms.py``), untransformed."""
         files = self.frames[index]
-        image = _read_png(files.image, color=True)
+        image = read_png(files.image, color=True)
         height, width = image.shape[:2]
-        label_ids = _read_png(files.label_ids)
-        raw_instances = _read_png(files.instance_ids)
+        label_ids = read_png(files.label_ids)
+        raw_instances = read_png(files.instance_ids)
         maps = {files.label_ids: label_ids, files.instance_ids: raw_instances}
         disparity = depth_png = None
         if files.disparity is not None:
-            disparity = maps[files.disparity] = _read_png(files.disparity)
+            disparity = maps[files.disparity] = read_png(files.disparity)
         if files.depth is not None:
-            depth_png = maps[files.depth] = _read_png(files.depth)
+            depth_png = maps[files.depth] = read_png(files.depth)
         for path, array in maps.items():
             if array.shape != (height, width):
                 raise DatasetError(f'{path} is {array.shape[1]}x{array.shape[0]} but its image '
@@ -316,7 +165,7 @@ class CityscapesDataset(Dataset):
         inverse_depth = np.full((height, width), np.nan, dtype=np.float32)
         depth_m = np.full((height, width), np.nan, dtype=np.float32)
         if files.camera is not None:
-            fx, baseline = _read_camera(files.camera)
+            fx, baseline = read_camera(files.camera)
             if disparity is not None:
                 valid = disparity > 0
                 disparity_px = (disparity.astype(np.float64) - 1.0) / 256.0

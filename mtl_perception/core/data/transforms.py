@@ -29,7 +29,7 @@ A *raw sample* is a dict of NumPy arrays at one resolution:
 Geometric transforms move all maps together: bilinear for the image, nearest for everything
 else (labels, ids and depth alike, so no value is ever invented between two surfaces; nearest
 here maps output pixel centres to input pixel centres, ``(u + 0.5) / s - 0.5``). Instance
-offsets are *not* transformed: :func:`mtl_perception.core.data.cityscapes.instance_offsets`
+offsets are *not* transformed: :func:`mtl_perception.core.data.targets.instance_offsets`
 derives them from the final ``instance_ids``, which is exact for any resize, crop or flip (a
 flip negates the x offsets automatically, a resize scales both).
 

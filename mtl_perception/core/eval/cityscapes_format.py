@@ -49,7 +49,7 @@ from typing import Any
 import cv2
 from mtl_perception.core.checkpoint import load_checkpoint
 from mtl_perception.core.classes import CITYSCAPES_CLASSES, CITYSCAPES_LABEL_TO_TRAIN
-from mtl_perception.core.data.cityscapes import find_frames
+from mtl_perception.core.data.frames import find_frames
 from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
 from mtl_perception.core.predictor import Predictor
 import numpy as np

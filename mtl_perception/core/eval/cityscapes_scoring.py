@@ -59,7 +59,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mtl_perception.core.data.cityscapes import find_frames, FrameFiles
+from mtl_perception.core.data.frames import find_frames, FrameFiles
 from mtl_perception.core.eval.cityscapes_format import (
     INSTANCE_DIR,
     PIXEL_DIR,
