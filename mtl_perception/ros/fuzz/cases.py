@@ -13,33 +13,25 @@
 # limitations under the License.
 
 """
-Hostile camera input for the node: seeded mutations, what the node must do with each, a runner.
+Hostile camera messages: valid ones made at random, and named mutations of them.
 
 Each case is a message (Image, CompressedImage or CameraInfo) made from a valid one by one
 named mutation (a zero width, a JPEG header claiming 8000x8000, fx = 5e-324, a 72 kB encoding,
-a stamp an hour back ...), and the outcome the node must report: answered, or rejected under
-a given reason. The expected outcome comes from :class:`Oracle`, which applies the node's own
-rules (the pure conversions and :class:`~mtl_perception.ros.stream.StampClock`) in the order
-the node does, so a run checks that the node, over DDS, does what its parts promise: no
-crash, every valid frame answered, every counter equal to what was sent.
-
-Used by ``test/test_fuzz_dds.py`` (a short run) and ``mtl_stress fuzz`` (the long one).
+a stamp an hour back ...); :mod:`.oracle` says what the node must do with it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 import copy
-from dataclasses import dataclass, field
-import time
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
-from mtl_perception.ros import conversions
-from mtl_perception.ros.node import MIN_IMAGE_SIDE_PX
-from mtl_perception.ros.stream import NS_PER_S, StampClock, StampVerdict
+from mtl_perception.ros.conversions import image_encoding_layout, numpy_to_image
+from mtl_perception.ros.stream import NS_PER_S
 import numpy as np
+from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 ANSWERED = 'answered'
@@ -79,10 +71,10 @@ def valid_image(rng: np.random.Generator, stamp_ns: int) -> Image:
     """Return a random small image in one of the colour encodings the node reads."""
     encoding = str(rng.choice(_COLOUR_ENCODINGS))
     width, height = int(rng.integers(8, 97)) & ~1, int(rng.integers(8, 73))
-    element, channels = conversions.image_encoding_layout(encoding)
+    element, channels = image_encoding_layout(encoding)
     shape = (height, width, channels) if channels > 1 else (height, width)
     pixels = rng.integers(0, np.iinfo(element).max, shape, dtype=element.newbyteorder('='))
-    message = conversions.numpy_to_image(pixels, encoding)
+    message = numpy_to_image(pixels, encoding)
     message.header.frame_id = 'camera_optical_frame'
     _stamp(message, stamp_ns)
     return message
@@ -281,230 +273,8 @@ CAMERA_INFO_MUTATIONS: dict[str, Callable[[CameraInfo, np.random.Generator], Non
 }
 
 
-# ------------------------------------------------------------------------------------------
-# The oracle: the node's rules, applied in the node's order
-# ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Oracle:
-    """What the node must report for each case, given everything sent before it."""
-
-    clock: StampClock = field(default_factory=StampClock)
-
-    def judge(self, case: Case) -> Case:
-        message = case.message
-        if case.topic == 'camera_info':
-            case.stage = INFO
-            try:
-                conversions.camera_info_to_intrinsics(message)
-                case.expected = 'accepted'
-            except conversions.ImplausibleCameraInfo:
-                case.expected = 'camera_info_implausible'
-            except (ValueError, TypeError):
-                case.expected = 'camera_info_invalid'
-            return case
-        compressed = case.topic == 'compressed'
-        try:  # the callback's header checks
-            if compressed:
-                width, height = conversions.compressed_image_size(message)
-            else:
-                height, width = conversions.image_to_numpy(message).shape[:2]
-            if min(width, height) < MIN_IMAGE_SIDE_PX:
-                raise ValueError('smaller than the network takes')
-        except (ValueError, TypeError):
-            case.stage, case.expected = CALLBACK, 'bad_image'
-            return case
-        case.stage = WORKER
-        stamp_ns = stamp_ns_of(message)
-        verdict = self.clock.check(stamp_ns)
-        if not verdict.accepted:
-            case.expected = 'out_of_order'
-            return case
-        case.clock_jump = verdict in (StampVerdict.JUMP_BACK, StampVerdict.JUMP_FORWARD)
-        try:
-            if compressed:
-                conversions.compressed_image_to_numpy(message)
-            else:
-                conversions.image_to_rgb(message)
-        except (ValueError, TypeError):
-            case.expected = 'bad_image'
-            return case
-        self.clock.accept(stamp_ns)
-        case.expected = ANSWERED
-        return case
-
-
 MUTATIONS = {'image': IMAGE_MUTATIONS, 'compressed': COMPRESSED_MUTATIONS,
              'camera_info': CAMERA_INFO_MUTATIONS}
-
-
-def generate(topic: str, count: int, seed: int, start_stamp_s: float = 1000.0,
-             oracle: Oracle | None = None) -> Iterator[Case]:
-    """Yield ``count`` judged cases for ``topic``, cycling through every mutation."""
-    rng = np.random.default_rng(seed)
-    oracle = oracle or Oracle()
-    make, mutations = {
-        'image': (valid_image, IMAGE_MUTATIONS),
-        'compressed': (valid_compressed, COMPRESSED_MUTATIONS),
-        'camera_info': (valid_camera_info, CAMERA_INFO_MUTATIONS),
-    }[topic]
-    names = list(mutations)
-    stamp_ns = int(start_stamp_s * NS_PER_S)
-    for index in range(count):
-        stamp_ns += 10_000_000  # 10 ms apart
-        name = names[index % len(names)] if index < len(names) else str(rng.choice(names))
-        message = make(rng, stamp_ns)
-        mutations[name](message, rng)
-        yield oracle.judge(Case(topic, name, as_received(message)))
-
-
-# ------------------------------------------------------------------------------------------
-# Running cases against a node over DDS
-# ------------------------------------------------------------------------------------------
-
-
-def node_status(diagnostics: list, namespace: str) -> Any:
-    """Return the newest DiagnosticStatus of the node in ``namespace`` (or None)."""
-    for array in reversed(diagnostics):
-        for status in array.status:
-            if status.name.startswith(f'{namespace}/'):
-                return status
-    return None
-
-
-def status_values(status: Any) -> dict[str, str]:
-    return {kv.key: kv.value for kv in status.values} if status is not None else {}
-
-
-@dataclass
-class FuzzReport:
-    """What was sent and what the node said about it."""
-
-    sent: Counter = field(default_factory=Counter)  # (topic, category) -> messages
-    expected: Counter = field(default_factory=Counter)  # outcome -> messages
-    valid_sent: int = 0
-    valid_answered: int = 0
-    unanswered: list = field(default_factory=list)  # (topic, category) of missing answers
-    latency_ms: list = field(default_factory=list)
-    counters_before: dict = field(default_factory=dict)
-    counters_after: dict = field(default_factory=dict)
-    duration_s: float = 0.0
-
-    def counter(self, key: str) -> int:
-        return int(float(self.counters_after.get(key, 0))) - int(float(
-            self.counters_before.get(key, 0)))
-
-    def mismatches(self) -> dict[str, tuple[int, int]]:
-        """Return {diagnostics key: (expected, reported)} for every counter that differs."""
-        wanted = {
-            'frames_processed': self.expected[ANSWERED],
-            'frames_dropped': 0,
-            'rejected_bad_image': self.expected['bad_image'],
-            'rejected_out_of_order': self.expected['out_of_order'],
-            'rejected_camera_info_invalid': self.expected['camera_info_invalid'],
-            'rejected_camera_info_implausible': self.expected['camera_info_implausible'],
-            'rejected_processing_error': 0,
-            'clock_jump': self.expected['clock_jump'],
-            'camera_info_received': sum(n for (topic, _), n in self.sent.items()
-                                        if topic == 'camera_info'),
-            'frames_received': sum(n for (topic, _), n in self.sent.items()
-                                   if topic != 'camera_info'),
-        }
-        return {key: (value, self.counter(key)) for key, value in wanted.items()
-                if self.counter(key) != value}
-
-
-class FuzzRunner:
-    """
-    Sends cases to a running node and waits, per case, for the node's answer or its count.
-
-    A frame the node answers is awaited on ``semantic/labels`` by its stamp; a frame the
-    worker rejects is awaited in /diagnostics, so the next frame cannot replace it in the
-    node's one-slot mailbox (that would be a drop, and the counts would not be exact).
-    Callback-stage rejections need no wait; the subscription queue is deep enough for them.
-    """
-
-    def __init__(self, node: Any, namespace: str, spin: Callable[[float], None],
-                 image_pub: Any, compressed_pub: Any, info_pub: Any,
-                 answers: list, diagnostics: list) -> None:
-        self.node, self.namespace, self.spin = node, namespace, spin
-        self.publishers = {'image': image_pub, 'compressed': compressed_pub,
-                           'camera_info': info_pub}
-        self.answers, self.diagnostics = answers, diagnostics
-
-    def spin_until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            self.spin(0.01)
-            if condition():
-                return True
-        return condition()
-
-    def values(self) -> dict[str, str]:
-        return status_values(node_status(self.diagnostics, self.namespace))
-
-    def fresh_values(self, timeout_s: float = 10.0) -> dict[str, str]:
-        """Counters from a diagnostics message published after this call."""
-        for _ in range(2):
-            self.diagnostics.clear()
-            self.spin_until(lambda: node_status(self.diagnostics, self.namespace) is not None,
-                            timeout_s)
-        return self.values()
-
-    def _counted(self, key: str, target: int, timeout_s: float) -> bool:
-        return self.spin_until(lambda: int(float(self.values().get(key, 0))) >= target,
-                               timeout_s)
-
-    def run(self, cases: list[Case], answer_timeout_s: float = 15.0,
-            progress: Callable[[int], None] | None = None) -> FuzzReport:
-        report = FuzzReport()
-        start = time.monotonic()
-        report.counters_before = self.fresh_values()
-        base = {key: int(float(value)) for key, value in report.counters_before.items()
-                if key.startswith(('rejected_', 'camera_info_received'))}
-        outcome_counts: Counter = Counter()
-        info_sent = 0
-        for index, case in enumerate(cases):
-            report.sent[(case.topic, case.category)] += 1
-            report.expected[case.expected] += 1
-            if case.clock_jump:
-                report.expected['clock_jump'] += 1
-            message = case.message
-            sent_at = time.monotonic()
-            self.publishers[case.topic].publish(message)
-            if case.stage == INFO:
-                info_sent += 1
-                if info_sent % 4 == 0:  # the CameraInfo queue is 5 deep and best effort
-                    self._counted('camera_info_received',
-                                  base.get('camera_info_received', 0) + info_sent, 10.0)
-            elif case.expected == ANSWERED:
-                report.valid_sent += 1
-                stamp = message.header.stamp
-                if self.spin_until(lambda s=stamp: any(a.header.stamp == s
-                                                       for a in self.answers),
-                                   answer_timeout_s):
-                    report.valid_answered += 1
-                    report.latency_ms.append((time.monotonic() - sent_at) * 1e3)
-                else:
-                    report.unanswered.append((case.topic, case.category))
-                self.answers.clear()
-            elif case.stage == WORKER:
-                outcome_counts[case.expected] += 1
-                key = f'rejected_{case.expected}'
-                target = base.get(key, 0) + outcome_counts[case.expected]
-                # Callback rejections of the same reason count too: wait for all of them.
-                target += sum(1 for c in cases[:index] if c.stage == CALLBACK
-                              and c.expected == case.expected)
-                self._counted(key, target, answer_timeout_s)
-            if progress is not None:
-                progress(index + 1)
-        self.spin_until(lambda: int(float(self.values().get('camera_info_received', 0)))
-                        >= base.get('camera_info_received', 0) + info_sent, 10.0)
-        time.sleep(0.5)
-        report.counters_after = self.fresh_values()
-        report.duration_s = time.monotonic() - start
-        return report
 
 
 def as_received(message: Any) -> Any:
@@ -515,8 +285,6 @@ def as_received(message: Any) -> Any:
     ``'rgb8'`` followed by NUL bytes arrives as ``'rgb8'``. The oracle must judge what the
     node receives.
     """
-    from rclpy.serialization import deserialize_message, serialize_message
-
     return deserialize_message(serialize_message(message), type(message))
 
 
