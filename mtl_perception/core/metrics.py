@@ -32,7 +32,7 @@ Metrics of the paper's table, accumulated over a data set.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from mtl_perception.core import IGNORE_INDEX
 import numpy as np
@@ -193,6 +193,12 @@ class MultiTaskMetrics:
             result['inverse_depth_mean_error'] = self.inverse_depth_error.mean
             result.update(self.depth.compute())
         return result
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """Return the q-th percentile, q in [0, 100], of the values; NaN when there are none."""
+    array = np.fromiter(values, float)
+    return float(np.percentile(array, q)) if array.size else float('nan')
 
 
 def _to_numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -48,7 +48,7 @@ from typing import Any
 from mtl_perception.bag.io import BagError, BagWriter, detect_topics, open_bag_lenient
 from mtl_perception.core.classes import ClassSet
 from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
-from mtl_perception.core.metrics import ConfusionMatrix, DepthErrors
+from mtl_perception.core.metrics import ConfusionMatrix, DepthErrors, percentile
 from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
 from mtl_perception.core.predictor import default_model_path, Predictor
 from mtl_perception.core.visualize import (
@@ -222,7 +222,7 @@ def evaluate_bag(bag: str | Path, out: Path, model: str | Path | None = None,
     metrics.update(depth_errors.compute())
     metrics['class_histogram'] = {n: int(v) for n, v in zip(class_set.names, class_histogram)}
     metrics['instances_per_frame'] = float(np.mean([r['instances'] for r in per_frame]))
-    metrics['latency_ms'] = {stage: {q: float(np.percentile(values, int(q[1:])))
+    metrics['latency_ms'] = {stage: {q: percentile(values, int(q[1:]))
                                      for q in ('p50', 'p90', 'p99')}
                              for stage, values in timings.items() if values}
     metrics['frames_per_second'] = 1000.0 / float(np.median(timings['total']))

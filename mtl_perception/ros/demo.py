@@ -34,7 +34,7 @@ import time
 from typing import Any
 
 from mtl_perception.core.checkpoint import load_checkpoint
-from mtl_perception.core.metrics import ConfusionMatrix, DepthErrors
+from mtl_perception.core.metrics import ConfusionMatrix, DepthErrors, percentile
 from mtl_perception.core.visualize import (
     colorize_instances,
     colorize_inverse_depth,
@@ -145,8 +145,8 @@ def run_demo(settings: DemoSettings, model: Path) -> dict:
         'camera_effective_hz': ((len(publish_times) - 1)
                                 / (max(publish_times.values()) - min(publish_times.values()))
                                 if len(publish_times) > 1 else 0.0),
-        'latency_p50_ms': float(np.percentile(latencies, 50)) if latencies else float('nan'),
-        'latency_p90_ms': float(np.percentile(latencies, 90)) if latencies else float('nan'),
+        'latency_p50_ms': percentile(latencies, 50),
+        'latency_p90_ms': percentile(latencies, 90),
         'wall_s': time.monotonic() - started, 'image_size': f'{settings.width}x{settings.height}',
         'model': str(model), **accuracy,
         'files': [str(bag.relative_to(settings.out)), 'summary.md', 'summary.json', 'node.log']

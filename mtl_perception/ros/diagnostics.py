@@ -29,8 +29,8 @@ from typing import Any
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from mtl_perception.core.metrics import percentile
 from mtl_perception.ros import conversions
-import numpy as np
 
 
 @dataclass
@@ -86,11 +86,6 @@ class FrameStats:
         self.window_rejected = 0
         self.window_clock_jumps = 0
         return values
-
-
-def percentile(values: deque, q: float) -> float:
-    """Return the ``q``-th percentile of ``values``, NaN when there are none."""
-    return float(np.percentile(np.fromiter(values, float), q)) if values else float('nan')
 
 
 def status(values: dict[str, Any], loaded: bool, load_error: str, qos_problem: str

@@ -31,9 +31,9 @@ import time
 from typing import Any
 
 from mtl_perception.bag.io import BagError, detect_topics, open_bag
+from mtl_perception.core.metrics import percentile
 from mtl_perception.ros import processes
 from mtl_perception.ros.recording import TopicRecorder
-import numpy as np
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -127,9 +127,9 @@ def live_replay(bag: str | Path, out: Path, model: str | None = None, rate: floa
         'frames_published': len(sent), 'frames_answered': len(latencies),
         'frames_dropped': len(sent) - len(latencies), 'replay_rate': rate,
         'camera_rate_hz': (len(sent) - 1) / duration_s if duration_s > 0 else float('nan'),
-        'latency_p50_ms': float(np.percentile(latencies, 50)) if latencies else float('nan'),
-        'latency_p90_ms': float(np.percentile(latencies, 90)) if latencies else float('nan'),
-        'latency_p99_ms': float(np.percentile(latencies, 99)) if latencies else float('nan'),
+        'latency_p50_ms': percentile(latencies, 50),
+        'latency_p90_ms': percentile(latencies, 90),
+        'latency_p99_ms': percentile(latencies, 99),
     }
     recorder.write_bag(out / 'live_outputs', storage='mcap')
     (out / 'live.json').write_text(json.dumps(summary, indent=2))

@@ -30,6 +30,7 @@ from typing import Any
 import uuid
 
 from diagnostic_msgs.msg import DiagnosticArray
+from mtl_perception.core.metrics import percentile
 from mtl_perception.ros import fuzz
 from mtl_perception.ros.conversions import numpy_to_image
 from mtl_perception.ros.processes import isolated_ros_env, start_node, stop_node, use_env
@@ -49,10 +50,6 @@ def rss_kb(pid: int) -> tuple[int, int]:
             if key in ('VmRSS', 'VmHWM'):
                 values[key] = int(rest.split()[0])
     return values.get('VmRSS', 0), values.get('VmHWM', 0)
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float('nan')
 
 
 @dataclass

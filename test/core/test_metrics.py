@@ -14,7 +14,12 @@
 
 """Metrics in the paper's units, on hand-made predictions."""
 
-from mtl_perception.core.metrics import ConfusionMatrix, DepthErrors, MultiTaskMetrics
+from mtl_perception.core.metrics import (
+    ConfusionMatrix,
+    DepthErrors,
+    MultiTaskMetrics,
+    percentile,
+)
 import numpy as np
 import pytest
 import torch
@@ -90,3 +95,9 @@ def test_depth_errors_without_valid_pixels():
     assert errors.compute() == {}
     with pytest.raises(ValueError, match='shape'):
         errors.update(np.ones(2), np.ones(3))
+
+
+def test_percentile_of_nothing_is_nan():
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile((v for v in [5.0]), 99) == 5.0  # any iterable (a deque of samples)
+    assert np.isnan(percentile([], 50))
