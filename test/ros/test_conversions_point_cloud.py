@@ -46,6 +46,10 @@ PADDED_DTYPE = np.dtype({
     'offsets': [0, 4, 8, 16, 20, 24],
     'itemsize': 32,
 })
+BIG_ENDIAN_PADDED_DTYPE = np.dtype({
+    'names': list(PADDED_DTYPE.names),
+    'formats': ['>f4', '>f4', '>f4', '>f4', '>u2', '>u4'],
+    'offsets': [0, 4, 8, 16, 20, 24], 'itemsize': 32})
 
 
 def make_points(count=5, dtype=PADDED_DTYPE, seed=1):
@@ -166,10 +170,7 @@ def test_reading_honours_row_padding():
 
 def test_reading_a_big_endian_cloud():
     points = make_points()
-    big = points.astype(np.dtype({
-        'names': list(PADDED_DTYPE.names),
-        'formats': ['>f4', '>f4', '>f4', '>f4', '>u2', '>u4'],
-        'offsets': [0, 4, 8, 16, 20, 24], 'itemsize': 32}))
+    big = points.astype(BIG_ENDIAN_PADDED_DTYPE)
     msg = structured_to_pointcloud2(points)
     msg.is_bigendian = True
     msg.data = array.array('B', big.tobytes())
@@ -180,10 +181,7 @@ def test_reading_a_big_endian_cloud():
 
 def test_writing_a_big_endian_array_stores_native_order():
     points = make_points()
-    big = points.astype(np.dtype({
-        'names': list(PADDED_DTYPE.names),
-        'formats': ['>f4', '>f4', '>f4', '>f4', '>u2', '>u4'],
-        'offsets': [0, 4, 8, 16, 20, 24], 'itemsize': 32}))
+    big = points.astype(BIG_ENDIAN_PADDED_DTYPE)
     assert_points_equal(pointcloud2_to_structured(structured_to_pointcloud2(big)), points)
 
 

@@ -35,6 +35,7 @@ from mtl_perception.ros import fuzz  # noqa: E402
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from ros_harness import start_node, stop_node  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
+from toy_models import tiny_checkpoint_object  # noqa: E402
 
 COUNTS = {'image': 120, 'compressed': 90, 'camera_info': 90}
 DEEP = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
@@ -44,8 +45,6 @@ DEEP = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
 @pytest.fixture(scope='module')
 def nodes(ros_env, tmp_path_factory):
     """Two node processes on a tiny model, started together: raw input and compressed."""
-    from toy_models import tiny_checkpoint_object
-
     model = save_checkpoint(tiny_checkpoint_object(), tmp_path_factory.mktemp('m') / 'tiny.pt')
     started = {}
     for kind in ('raw', 'compressed'):
