@@ -81,7 +81,7 @@ from mtl_perception.synth.scene_types import (
     PoolBody,
     Scene,
 )
-from mtl_perception.synth.textures import procedural_texture, TEXTURE_COUNT
+from mtl_perception.synth.textures import procedural_texture, sky_colors, TEXTURE_COUNT
 import numpy as np
 
 GENERATOR_VERSION = 'mtl_synth/2'  # 2: textures, wider camera, light and sky ranges
@@ -340,7 +340,7 @@ class SceneRenderer:
         instance_ids = instance_table[pool_index]
         sky = pool_index < 0
         depth_m[sky] = np.nan
-        rgb[sky] = _sky_colors(scene, camera, pose)[sky]
+        rgb[sky] = sky_colors(scene, camera, pose)[sky]
 
         counts = np.bincount(np.where(sky, len(self.pool), pool_index).reshape(-1),
                              minlength=len(self.pool) + 1)
@@ -373,20 +373,6 @@ class SceneRenderer:
                      hfov_deg: float | None = None) -> Frame:
         """Sample the scene of ``seed`` and render it from its base camera."""
         return self.render(self.sample(seed, width, height, hfov_deg), width, height)
-
-
-def _sky_colors(scene: Scene, camera: PinholeCamera, pose: np.ndarray) -> np.ndarray:
-    """Return an (H, W, 3) uint8 sky: horizon colour at and below the horizon, zenith above."""
-    rows = (np.arange(camera.height, dtype=np.float64) - camera.cy) / camera.fy
-    cols = (np.arange(camera.width, dtype=np.float64) - camera.cx) / camera.fx
-    # World z component of each pixel's ray direction (rotation row 2 of world_from_camera).
-    ray_z = pose[2, 0] * cols[None, :] + pose[2, 1] * rows[:, None] + pose[2, 2]
-    ray_norm = np.sqrt(cols[None, :] ** 2 + rows[:, None] ** 2 + 1.0)
-    elevation = np.clip(ray_z / ray_norm, 0.0, 1.0) ** 0.6  # sin(elevation), flattened
-    horizon = np.asarray(scene.sky_horizon_rgb)
-    zenith = np.asarray(scene.sky_zenith_rgb)
-    sky = horizon + (zenith - horizon) * elevation[..., None]
-    return np.clip(sky * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 # --- per-process convenience ----------------------------------------------------------------

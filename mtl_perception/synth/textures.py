@@ -12,14 +12,19 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Procedural textures and colours for the scene generator (NumPy only, deterministic)."""
+"""Procedural textures and colours for the scene generator, sky included (NumPy, deterministic)."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from mtl_perception.synth.camera import PinholeCamera
+    from mtl_perception.synth.scene_types import Scene
 
 TEXTURE_COUNT = 32
 """Procedural textures (plus the ground's own checker) for the ground and the walls."""
@@ -72,3 +77,17 @@ def hsv_to_rgb(hue: float, saturation: float, value: float) -> np.ndarray:
     t_ = value * (1.0 - (1.0 - fraction) * saturation)
     return np.array([(value, t_, p_), (q_, value, p_), (p_, value, t_), (p_, q_, value),
                      (t_, p_, value), (value, p_, q_)][sector])
+
+
+def sky_colors(scene: Scene, camera: PinholeCamera, pose: np.ndarray) -> np.ndarray:
+    """Return an (H, W, 3) uint8 sky: horizon colour at and below the horizon, zenith above."""
+    rows = (np.arange(camera.height, dtype=np.float64) - camera.cy) / camera.fy
+    cols = (np.arange(camera.width, dtype=np.float64) - camera.cx) / camera.fx
+    # World z component of each pixel's ray direction (rotation row 2 of world_from_camera).
+    ray_z = pose[2, 0] * cols[None, :] + pose[2, 1] * rows[:, None] + pose[2, 2]
+    ray_norm = np.sqrt(cols[None, :] ** 2 + rows[:, None] ** 2 + 1.0)
+    elevation = np.clip(ray_z / ray_norm, 0.0, 1.0) ** 0.6  # sin(elevation), flattened
+    horizon = np.asarray(scene.sky_horizon_rgb)
+    zenith = np.asarray(scene.sky_zenith_rgb)
+    sky = horizon + (zenith - horizon) * elevation[..., None]
+    return np.clip(sky * 255.0 + 0.5, 0, 255).astype(np.uint8)

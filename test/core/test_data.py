@@ -66,8 +66,8 @@ def synth_data(tmp_path_factory):
     """Two 64x48 generated frames written by mtl_synth, and the same frames in memory."""
     pytest.importorskip('pybullet')
     from mtl_perception.synth import SceneRenderer
+    from mtl_perception.synth.generate import generate, SynthJob
     from mtl_perception.synth.writer import frame_seed
-    from mtl_perception.tools.synth import generate, SynthJob
 
     root = tmp_path_factory.mktemp('synth')
     generate(SynthJob(out=root, split='train', frames=2, width=64, height=48, seed=3,

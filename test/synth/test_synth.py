@@ -34,6 +34,7 @@ from mtl_perception.synth.camera import (  # noqa: E402
     projection_matrix,
     view_matrix,
 )
+from mtl_perception.synth.generate import generate  # noqa: E402
 from mtl_perception.synth.writer import (  # noqa: E402
     CITYSCAPES_BASELINE_M,
     encode_depth_mm,
@@ -261,7 +262,7 @@ def test_mtl_synth_workers_resume_and_manifest(tmp_path):
     # Resume: a removed file makes its frame render again; complete frames are skipped.
     (tmp_path / 'one' / 'depth/train/scene000/scene000_000002_depth.png').unlink()
     job, _ = synth_tool.parse_job(['--out', str(tmp_path / 'one')] + args)
-    summary = synth_tool.generate(job, workers=1, progress=False)
+    summary = generate(job, workers=1, progress=False)
     assert (summary['rendered'], summary['skipped']) == (1, 2)
     assert _tree(tmp_path / 'one') == two
 
