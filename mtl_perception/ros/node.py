@@ -41,8 +41,8 @@ from typing import Any
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
-from mtl_perception.core.checkpoint import CheckpointError
 from mtl_perception.core.camera import resize_intrinsics
+from mtl_perception.core.checkpoint import CheckpointError
 from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
 from mtl_perception.core.predictor import default_model_path, Predictor
 from mtl_perception.ros import conversions, diagnostics, outputs
@@ -113,7 +113,7 @@ class MtlPerceptionNode(LifecycleNode):
         self._pipeline = None
         self._intrinsics: conversions.Intrinsics | None = None
         self._camera_info_msg: CameraInfo | None = None
-        self._scaled_info: tuple | None = None  # (CameraInfo, width, height, scaled copy)
+        self._network_info = outputs.ScaledCameraInfo()
         self._stamp_clock = StampClock()
         self._delivery_gaps = DeliveryGaps()
         self._image_policy: ReliabilityPolicy | None = None
@@ -449,18 +449,11 @@ class MtlPerceptionNode(LifecycleNode):
         for key, message in messages.items():
             self._outputs[key].publish(message)
         if 'semantic_info' in self._outputs and camera_info is not None:
-            # Scaled once per CameraInfo and size (not per frame); sent only when listened to.
+            # Sent only when listened to.
             listeners = [self._outputs[key] for key in ('semantic_info', 'depth_info')
                          if self._outputs[key].get_subscription_count() > 0]
             if listeners:
-                cached = self._scaled_info
-                if (cached is None or cached[0] is not camera_info
-                        or cached[1:3] != (width, height)):
-                    cached = (camera_info, width, height,
-                              conversions.scaled_camera_info(camera_info, width, height))
-                    self._scaled_info = cached
-                scaled = cached[3]
-                scaled.header = conversions.copy_header(header)
+                scaled = self._network_info.message(camera_info, width, height, header)
                 for publisher in listeners:
                     publisher.publish(scaled)
         self._stamp_clock.accept(stamp_ns)

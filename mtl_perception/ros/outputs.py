@@ -149,6 +149,24 @@ def scene_messages(result: SceneResult, header: Any, class_set: ClassSet, image:
     return messages
 
 
+class ScaledCameraInfo:
+    """The camera's CameraInfo scaled to the output size, rescaled only when either changes."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, int, int] | None = None
+        self._scaled: CameraInfo | None = None
+
+    def message(self, camera_info: CameraInfo, width: int, height: int,
+                header: Any) -> CameraInfo:
+        """Return ``camera_info`` scaled to ``width`` x ``height`` with a copy of ``header``."""
+        if (self._key is None or self._key[0] is not camera_info
+                or self._key[1:] != (width, height)):
+            self._scaled = conversions.scaled_camera_info(camera_info, width, height)
+            self._key = (camera_info, width, height)
+        self._scaled.header = conversions.copy_header(header)
+        return self._scaled
+
+
 def sigmas_message(sigmas: Mapping[str, float]) -> Float32MultiArray:
     """Return the task uncertainties as a Float32MultiArray labelled with the task names."""
     message = Float32MultiArray()
