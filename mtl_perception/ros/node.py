@@ -45,9 +45,8 @@ from mtl_perception.core.camera import resize_intrinsics
 from mtl_perception.core.checkpoint import CheckpointError
 from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
 from mtl_perception.core.predictor import default_model_path, Predictor
-from mtl_perception.ros import conversions, diagnostics, outputs
+from mtl_perception.ros import conversions, diagnostics, outputs, qos, qos_matching
 from mtl_perception.ros.parameters import allowed_values, PARAMETERS
-from mtl_perception.ros.qos import use_shipped_dds_profile
 from mtl_perception.ros.startup import check_params_files, init_quietly, parameter_problem
 from mtl_perception.ros.stream import DeliveryGaps, StampClock, StampVerdict
 from mtl_perception.ros.worker import FrameWorker
@@ -66,7 +65,6 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
-    qos_check_compatible,
     qos_profile_sensor_data,
     QoSProfile,
     ReliabilityPolicy,
@@ -269,18 +267,8 @@ class MtlPerceptionNode(LifecycleNode):
         kind, topic = self._image_topic()
         resolved = self.resolve_topic_name(topic)
         publishers = self.get_publishers_info_by_topic(resolved)
-        reliability = self._settings['qos_reliability']
-        if reliability == 'auto':
-            if publishers:
-                reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-                               for p in publishers)
-                policy = (ReliabilityPolicy.RELIABLE if reliable
-                          else ReliabilityPolicy.BEST_EFFORT)
-            else:
-                policy = self._image_policy  # keep what we have until a publisher appears
-        else:
-            policy = (ReliabilityPolicy.RELIABLE if reliability == 'reliable'
-                      else ReliabilityPolicy.BEST_EFFORT)
+        policy = qos_matching.image_reliability(self._settings['qos_reliability'],
+                                                publishers, self._image_policy)
         if self._qos_timer is None:
             if policy is None:
                 self.get_logger().info(f'waiting for a publisher on {resolved} to match its QoS')
@@ -292,7 +280,7 @@ class MtlPerceptionNode(LifecycleNode):
                     f'{policy.name.lower()}')
                 self.destroy_subscription(self._image_sub)
                 self._image_sub = None
-            qos = QoSProfile(depth=int(self._settings['qos_depth']), reliability=policy,
+            profile = QoSProfile(depth=int(self._settings['qos_depth']), reliability=policy,
                              history=HistoryPolicy.KEEP_LAST,
                              durability=DurabilityPolicy.VOLATILE)
             events = SubscriptionEventCallbacks(message_lost=self._on_message_lost,
@@ -302,28 +290,13 @@ class MtlPerceptionNode(LifecycleNode):
             else:  # Humble: no MessageInfo argument
                 def callback(msg: Any) -> None:
                     self._on_image(msg, None)
-            self._image_sub = self.create_subscription(kind, topic, callback, qos,
+            self._image_sub = self.create_subscription(kind, topic, callback, profile,
                                                        event_callbacks=events)
             self._image_policy = policy
             self.get_logger().info(f'subscribed to {self._image_sub.topic_name} '
-                                   f'({policy.name.lower()}, depth {qos.depth})')
-        self._qos_problem = self._incompatibility(publishers)
-
-    def _incompatibility(self, publishers: list) -> str:
-        """Return why no publisher of the image topic can reach the subscription, or ''."""
-        if self._image_sub is None or not publishers:
-            return ''
-        subscription_qos = self._image_sub.qos_profile
-        problems = []
-        for publisher in publishers:
-            compatibility, reason = qos_check_compatible(publisher.qos_profile, subscription_qos)
-            if compatibility.name != 'ERROR':
-                return ''
-            problems.append(f'{publisher.node_namespace.rstrip("/")}/{publisher.node_name} '
-                            f'publishes {publisher.qos_profile.reliability.name.lower()}')
-        return (f'no compatible publisher on {self._image_sub.topic_name}: '
-                f'{"; ".join(problems)}, the subscription is '
-                f'{subscription_qos.reliability.name.lower()}')
+                                   f'({policy.name.lower()}, depth {profile.depth})')
+        self._qos_problem = '' if self._image_sub is None else qos_matching.incompatibility(
+            publishers, self._image_sub.qos_profile, self._image_sub.topic_name)
 
     def _on_incompatible_qos(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
         self.get_logger().warning(
@@ -529,7 +502,7 @@ def main(args: list[str] | None = None) -> int:
         print(f'mtl_perception_node: {conversions.printable(problem, 400)}', file=sys.stderr)
         return 2
     # Before rclpy.init: Fast DDS reads its profile when the participant is created.
-    dds_profile = use_shipped_dds_profile(os.environ)
+    dds_profile = qos.use_shipped_dds_profile(os.environ)
     try:
         init_quietly(args)
     except _rclpy.RCLError as error:  # a --params-file rcl cannot use, malformed --ros-args
