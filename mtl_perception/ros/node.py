@@ -26,9 +26,10 @@ diagnostics) instead of building a backlog. Outputs nobody subscribes to are not
 
 This module holds the lifecycle and the callbacks only: the mailbox and thread are
 ``ros/worker.py``, the topic table and SceneResult -> messages ``ros/outputs.py`` (shared with
-the bag evaluator), /diagnostics ``ros/diagnostics.py``, start-up checks ``ros/startup.py``.
-It stays over 400 lines because matching the camera's QoS, checking every input message and
-the frame callback are each the node's own job and read best beside its state.
+the bag evaluator), /diagnostics ``ros/diagnostics.py``, the image subscription's QoS
+decisions ``ros/qos_matching.py``, start-up checks ``ros/startup.py``. It stays over 400 lines
+because its lifecycle transitions, the checks on every input message and the frame callback
+all act on the node's own state (publishers, subscriptions, counters) and read best together.
 """
 
 from __future__ import annotations
