@@ -17,14 +17,11 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import cv2
+from mtl_perception.synth.camera import PinholeCamera
+from mtl_perception.synth.scene_types import Scene
 import numpy as np
-
-if TYPE_CHECKING:
-    from mtl_perception.synth.camera import PinholeCamera
-    from mtl_perception.synth.scene_types import Scene
 
 TEXTURE_COUNT = 32
 """Procedural textures (plus the ground's own checker) for the ground and the walls."""
