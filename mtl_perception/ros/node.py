@@ -27,9 +27,10 @@ diagnostics) instead of building a backlog. Outputs nobody subscribes to are not
 This module holds the lifecycle and the callbacks only: the mailbox and thread are
 ``ros/worker.py``, the topic table and SceneResult -> messages ``ros/outputs.py`` (shared with
 the bag evaluator), /diagnostics ``ros/diagnostics.py``, the image subscription's QoS
-decisions ``ros/qos_matching.py``, start-up checks ``ros/startup.py``. It stays over 400 lines
-because its lifecycle transitions, the checks on every input message and the frame callback
-all act on the node's own state (publishers, subscriptions, counters) and read best together.
+decisions ``ros/qos_matching.py``, start-up checks ``ros/startup.py``.
+Over 400 lines, it stays one module because its lifecycle transitions, the checks on every
+input message and the frame callback all act on the node's own state (publishers,
+subscriptions, counters) and read best together.
 """
 
 from __future__ import annotations
