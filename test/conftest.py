@@ -25,7 +25,7 @@ from toy_models import make_toy_batch, tiny_checkpoint_object
 
 TEST_ROOT = Path(__file__).resolve().parent
 # Folder -> markers; a module can add its own (integration tests that start ROS add ``ros``).
-FOLDER_MARKERS = {'core': (), 'ros': ('ros',), 'integration': ('slow',)}
+FOLDER_MARKERS = {'core': (), 'synth': (), 'ros': ('ros',), 'integration': ('slow',)}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
