@@ -19,6 +19,8 @@ Open rosbag2 bags (sqlite3 or MCAP folders, or a single ``.mcap``) and write new
 Reading uses ``rosbags.highlevel.AnyReader``; the messages it returns duck-type as ROS
 messages, so :mod:`mtl_perception.ros.conversions` decodes them directly. Writing takes
 serialized CDR bytes, as recorded from DDS or made with ``rclpy.serialization``.
+``rosbags`` and ``mcap`` (the ``bag`` extra) are imported where they are used, so the error
+types and topic tables here import without them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import shutil
 from typing import Any
+
+import yaml
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
@@ -228,8 +232,6 @@ def metadata_problem(path: str | Path) -> str:
     A corrupt metadata file is not a recording cut short: reading the MCAP data front to back
     would hide the real error, so :func:`open_bag_lenient` asks this first.
     """
-    import yaml
-
     metadata = Path(path) / 'metadata.yaml'
     if not metadata.is_file():
         return ''
