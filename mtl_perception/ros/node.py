@@ -283,8 +283,8 @@ class MtlPerceptionNode(LifecycleNode):
                 self.destroy_subscription(self._image_sub)
                 self._image_sub = None
             profile = QoSProfile(depth=int(self._settings['qos_depth']), reliability=policy,
-                             history=HistoryPolicy.KEEP_LAST,
-                             durability=DurabilityPolicy.VOLATILE)
+                                 history=HistoryPolicy.KEEP_LAST,
+                                 durability=DurabilityPolicy.VOLATILE)
             events = SubscriptionEventCallbacks(message_lost=self._on_message_lost,
                                                 incompatible_qos=self._on_incompatible_qos)
             if hasattr(Subscription, 'CallbackType'):
