@@ -30,11 +30,13 @@ from pathlib import Path
 import sys
 
 from mtl_perception.core.checkpoint import CheckpointError
+from mtl_perception.core.onnx_export import compare_with_checkpoint, export_onnx
 
 LOGGER = logging.getLogger('mtl_export')
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Export one checkpoint to ONNX and check it; return 2 on an export error."""
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
     parser = argparse.ArgumentParser(prog='mtl_export', description=__doc__.split('\n\n')[0])
     parser.add_argument('model', type=Path, help='checkpoint (.pt) written by mtl_train')
@@ -51,8 +53,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.width is None) != (args.height is None):
         parser.error('give both --width and --height, or neither')
-    from mtl_perception.core.onnx_export import compare_with_checkpoint, export_onnx
-
     size = (args.width, args.height) if args.width else None
     try:
         summary = export_onnx(args.model, args.out, size, args.dynamic, args.opset)
