@@ -17,7 +17,6 @@
 import json
 import math
 
-from mtl_perception.core.predictor import default_model_path, Predictor
 from mtl_perception.core.eval.real_stereo import (
     load_motorcycle,
     row_prior_inverse_depth,
@@ -25,6 +24,7 @@ from mtl_perception.core.eval.real_stereo import (
     score_inverse_depth,
     spearman,
 )
+from mtl_perception.core.predictor import default_model_path, Predictor
 from mtl_perception.tools.evaluate import main as evaluate_main
 import numpy as np
 import pytest
