@@ -72,8 +72,8 @@ def test_tools_build_it_from_defaults_then_the_file_then_options(tmp_path):
 def drive(tmp_path_factory):
     pytest.importorskip('rosbags')
     pytest.importorskip('rclpy')
-    from mtl_perception.synth import SceneSequence
     from mtl_perception.ros.recording import write_synthetic_bag
+    from mtl_perception.synth import SceneSequence
 
     frames = list(SceneSequence(7, 96, 72).frames(3, rate_hz=5.0))
     return frames, write_synthetic_bag(tmp_path_factory.mktemp('bag') / 'drive', frames, 5.0)
