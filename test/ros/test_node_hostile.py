@@ -166,7 +166,10 @@ def test_an_implausible_camera_info_is_counted(camera):
     wild = camera_info(WIDTH, HEIGHT)
     wild.k[2] = 1e9  # cx a billion pixels off the image
     camera.probe.info_pub.publish(wild)
-    assert camera.answered(camera.send(80_000.0), 60.0)
+    # A frame the node answers comes after the three CameraInfos. Several tries: `auto`
+    # reliability may still be re-creating the image subscription after the previous test's
+    # driver switch, and a frame sent in that moment is lost before any counter sees it.
+    assert any(camera.answered(camera.send(80_000.0 + index), 2.0) for index in range(30))
     assert camera.probe.spin_until(lambda: int(camera.values().get(
         'rejected_camera_info_implausible', 0)) == before + 3, 10.0), camera.values()
 
