@@ -17,7 +17,8 @@
 from pathlib import Path
 
 from mtl_perception.core.config_io import apply_overrides, ConfigError, load_yaml_overrides
-from mtl_perception.tools.train import parse_config, TrainConfig
+from mtl_perception.core.training import TrainConfig
+from mtl_perception.tools.train import parse_config
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 
 import cv2
+from mtl_perception.core.benchmark import synthetic_frame
 from mtl_perception.core.classes import SYNTH_CLASSES
 from mtl_perception.core.instance_metrics import panoptic_quality, PanopticQualityAccumulator
 from mtl_perception.core.instances import (
@@ -266,8 +267,7 @@ def test_peak_threshold_is_a_fraction_of_the_smallest_instance():
 
 
 def test_benchmark_frames_with_perfect_offsets_give_pq_one():
-    frame = benchmark_instances.synthetic_frame(320, 240, seed=3, noise_px=0.0,
-                                                outlier_fraction=0.0)
+    frame = synthetic_frame(320, 240, seed=3, noise_px=0.0, outlier_fraction=0.0)
     parts, _ = cv2.connectedComponents((frame.gt_ids == frame.occluded_id).astype(np.uint8))
     assert parts - 1 >= 2
     result = cluster_instances(frame.semantic, frame.true_offsets, THINGS)

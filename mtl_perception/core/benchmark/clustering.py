@@ -235,9 +235,10 @@ def clustering_section(results: dict[str, list[MethodResult]], command: str,
                       if source == 'synthetic' else
                       'perfect semantics and noisy but unbiased offsets; network output is '
                       'harder. ')
-        + "The scikit-learn methods use this package's defaults (`core/instances.py`); with "
-        'OPTICS `xi=0.05` and `min_cluster_size=32` it found no instance at 640x480 (it split '
-        'each dense vote cloud into tiny leaf clusters).',
+        + "The scikit-learn methods use this package's defaults "
+        '(`core/instances/sklearn_methods.py`); with OPTICS `xi=0.05` and '
+        '`min_cluster_size=32` it found no instance at 640x480 (it split each dense vote cloud '
+        'into tiny leaf clusters).',
     ]
     if optics_max_points:
         facts.append(f'OPTICS clustered a random subsample of at most {optics_max_points} '
