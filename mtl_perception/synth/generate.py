@@ -27,6 +27,8 @@ rather than mixing two kinds of frames. Each worker owns one
 
 from __future__ import annotations
 
+from concurrent.futures import as_completed, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 import logging
 import multiprocessing
@@ -156,11 +158,20 @@ def generate(job: SynthJob, workers: int = 1, progress: bool = True) -> dict[str
             finally:
                 _close_worker()
         else:
-            context = multiprocessing.get_context('spawn')
-            with context.Pool(min(workers, len(todo)), initializer=_init_worker) as pool:
-                for _, count in pool.imap_unordered(_render_task, tasks, chunksize=1):
-                    instances += count
+            # An executor, not multiprocessing.Pool: a worker that dies or cannot start (no
+            # PyBullet, no memory) breaks it with an error, where a Pool starts another forever.
+            pool = ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker,
+                                       mp_context=multiprocessing.get_context('spawn'))
+            try:
+                for future in as_completed([pool.submit(_render_task, t) for t in tasks]):
+                    instances += future.result()[1]
                     bar.update(1)
+            except BrokenProcessPool as error:
+                raise RuntimeError(
+                    f'a mtl_synth worker process stopped ({error}); its error is printed '
+                    'above, or run with --workers 1 to see it in this process') from error
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
         complete = sum(frame_paths(job.out, job.split, index, job.scenes).complete()

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return write_drive_bag(job, args)
     try:
         summary = generate(job, workers=args.workers, progress=not args.no_progress)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         LOGGER.error('%s', error)
         return 1
     except KeyboardInterrupt:

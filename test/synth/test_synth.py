@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -270,6 +273,24 @@ def test_mtl_synth_workers_resume_and_manifest(tmp_path):
     assert synth_tool.main(['--out', str(tmp_path / 'one'), '--frames', '3', '--width', '32',
                             '--height', '48', '--seed', '7', '--scenes', '2', '--quiet',
                             '--no-progress']) == 1
+
+
+def test_a_worker_that_cannot_start_stops_the_command_with_its_reason(tmp_path):
+    # Workers that fail at start-up (here: PyBullet missing in them) must end the command with
+    # an error; multiprocessing.Pool would start replacement workers forever.
+    fake = tmp_path / 'fake'
+    fake.mkdir()
+    (fake / 'pybullet.py').write_text("raise ImportError('no PyBullet in this test')\n")
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(
+        [str(fake)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p])}
+    result = subprocess.run(
+        [sys.executable, '-m', 'mtl_perception.tools.synth', '--out', str(tmp_path / 'out'),
+         '--frames', '3', '--width', '32', '--height', '24', '--workers', '2', '--no-progress'],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert 'worker process stopped' in result.stderr
+    assert 'needs PyBullet' in result.stderr
+    assert 'Traceback' not in result.stderr.split('worker process stopped')[-1]
 
 
 @pytest.mark.parametrize('argv, message', [
