@@ -22,6 +22,7 @@ one rewrites its own numbers and keeps the rest of the file byte for byte.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 import datetime
 import os
 from pathlib import Path
@@ -42,6 +43,19 @@ def cpu_model() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     return f'{name}, {os.cpu_count()} logical CPUs'
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Return the lines of a markdown table: header, separator, one line per row."""
+    lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
+    return lines + ['| ' + ' | '.join(row) + ' |' for row in rows]
+
+
+def metric_table(metrics: Mapping[str, float],
+                 rows: Iterable[tuple[str, str, float]]) -> list[str]:
+    """Return a ``| metric | value |`` table of the (title, key, scale) rows in ``metrics``."""
+    return markdown_table(('metric', 'value'), [(title, f'{metrics[key] * scale:.4g}')
+                                                for title, key, scale in rows if key in metrics])
 
 
 def now_iso() -> str:

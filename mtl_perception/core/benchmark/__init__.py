@@ -34,7 +34,6 @@ from mtl_perception.core.benchmark.sections import (
     frame_path_dds_table,
     frame_path_section,
     markdown_section,
-    markdown_table,
     model_section,
 )
 from mtl_perception.core.benchmark.timing import (
@@ -48,6 +47,6 @@ from mtl_perception.core.benchmark.timing import (
 __all__ = [
     'bench_frame_path', 'bench_model', 'clustering_section', 'dds_section', 'Frame',
     'frame_from_instances', 'frame_path_dds_table', 'frame_path_section', 'markdown_section',
-    'markdown_table', 'MethodResult', 'model_section', 'random_checkpoint', 'run_method',
+    'MethodResult', 'model_section', 'random_checkpoint', 'run_method',
     'synthetic_frame', 'smooth_noise_image', 'time_calls',
 ]

@@ -27,14 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mtl_perception.core.report import cpu_model, now_iso
+from mtl_perception.core.report import cpu_model, markdown_table, now_iso
 import torch
-
-
-def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """Return the lines of a markdown table: header, separator, one line per row."""
-    lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
-    return lines + ['| ' + ' | '.join(row) + ' |' for row in rows]
 
 
 def markdown_section(title: str, facts: Sequence[str], columns: Sequence[str],

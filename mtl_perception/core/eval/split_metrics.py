@@ -39,6 +39,7 @@ from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
 from mtl_perception.core.metrics import MultiTaskMetrics
 from mtl_perception.core.pipeline import cluster_network_instances, PipelineConfig
 from mtl_perception.core.predictor import Predictor, resolve_device
+from mtl_perception.core.report import metric_table
 from mtl_perception.core.training import make_loader, move_batch
 from mtl_perception.core.visualize import (
     colorize_instances,
@@ -156,10 +157,7 @@ def metrics_table(metrics: dict[str, Any], class_names: tuple[str, ...]) -> str:
             ('inverse depth mean error (1/m)', 'inverse_depth_mean_error', 1.0),
             ('depth abs rel', 'depth_abs_rel', 1.0),
             ('depth RMSE (m)', 'depth_rmse_m', 1.0)]
-    lines = ['| metric | value |', '|---|---|']
-    for title, key, scale in rows:
-        if key in metrics:
-            lines.append(f'| {title} | {metrics[key] * scale:.4g} |')
+    lines = metric_table(metrics, rows)
     per_class = metrics.get('semantic_iou_per_class')
     if per_class:
         lines += ['', '| class | IoU (%) |', '|---|---|']
