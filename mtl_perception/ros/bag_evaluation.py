@@ -51,6 +51,7 @@ from mtl_perception.core.instance_metrics import PanopticQualityAccumulator
 from mtl_perception.core.metrics import ConfusionMatrix, DepthErrors, percentile
 from mtl_perception.core.pipeline import PipelineConfig, ScenePipeline
 from mtl_perception.core.predictor import default_model_path, Predictor
+from mtl_perception.core.report import metric_table
 from mtl_perception.core.visualize import (
     colorize_instances,
     colorize_inverse_depth,
@@ -71,10 +72,9 @@ COLOR_BLEND = next(spec.default for spec in PARAMETERS if spec.name == 'color_bl
 OUTPUT_RESOLUTION = 'input'  # the evaluator judges the outputs at the camera's resolution
 
 
-def output_bag_topics(namespace: str = OUTPUT_NAMESPACE) -> dict[str, str]:
-    """Return the output topics of the bag (the node's, under ``namespace``) and their types."""
-    return {f'{namespace}/{output.topic}': output.type_name
-            for output in outputs.output_topics(OUTPUT_RESOLUTION)}
+BAG_OUTPUTS = {output.key: (f'{OUTPUT_NAMESPACE}/{output.topic}', output)
+               for output in outputs.output_topics(OUTPUT_RESOLUTION)}
+"""Per output key: its topic in the output bag (the node's, under the namespace) and its row."""
 
 
 def _stamp(message: Any) -> tuple[int, int]:
@@ -238,7 +238,8 @@ def evaluate_bag(bag: str | Path, out: Path, model: str | Path | None = None,
 def open_output_bag(bag: str | Path, path: Path, input_topics: dict[str, str],
                     storage: str) -> BagWriter:
     """Return a new bag holding a copy of the inputs; outputs are appended frame by frame."""
-    writer = BagWriter(path, {**input_topics, **output_bag_topics()}, storage, overwrite=True)
+    output_types = {topic: output.type_name for topic, output in BAG_OUTPUTS.values()}
+    writer = BagWriter(path, {**input_topics, **output_types}, storage, overwrite=True)
     reader = open_bag_lenient(bag)
     try:
         for connection, timestamp, raw in reader.messages():
@@ -254,14 +255,12 @@ def write_outputs(writer: BagWriter, frame: dict[str, Any], image: np.ndarray, r
                   class_set: ClassSet, sigmas: dict[str, float] | None = None) -> None:
     """Append one frame's node outputs (and ``sigmas``, once) with the input image's header."""
     stamp_ns = frame['stamp'][0] * 1_000_000_000 + frame['stamp'][1]
-    topics = {output.key: f'{OUTPUT_NAMESPACE}/{output.topic}'
-              for output in outputs.output_topics(OUTPUT_RESOLUTION)}
     messages = outputs.scene_messages(result, frame['image'].header, class_set, image,
                                       COLOR_BLEND)
     if sigmas is not None:
         messages[outputs.SIGMAS.key] = outputs.sigmas_message(sigmas)
     for key, message in messages.items():
-        writer.write(topics[key], stamp_ns, serialize_message(message))
+        writer.write(BAG_OUTPUTS[key][0], stamp_ns, serialize_message(message))
 
 
 def write_pictures(results: list, per_frame: list, timings: dict, class_set: ClassSet,
@@ -315,9 +314,7 @@ def report(metrics: dict[str, Any], pictures: list[str], with_bag: bool) -> str:
             ('depth within 1.25x (%)', 'depth_delta_1_25', 100),
             ('instances per frame', 'instances_per_frame', 1),
             ('frames/s (median total)', 'frames_per_second', 1)]
-    lines += ['| metric | value |', '|---|---|']
-    lines += [f'| {title} | {metrics[key] * scale:.4g} |' for title, key, scale in rows
-              if key in metrics]
+    lines += metric_table(metrics, rows)
     lines += ['', '| stage | p50 ms | p90 ms | p99 ms |', '|---|---|---|---|']
     for stage, values in metrics['latency_ms'].items():
         lines.append(f'| {stage} | {values["p50"]:.1f} | {values["p90"]:.1f} | '
