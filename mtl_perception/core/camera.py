@@ -93,6 +93,18 @@ def pixel_map(scale_x: float, scale_y: float, *, half_pixel_centers: bool = True
     return np.array([[scale_x, 0.0, shift_x], [0.0, scale_y, shift_y], [0.0, 0.0, 1.0]])
 
 
+def scale_pixel_points(points_px: np.ndarray, scale_x: float, scale_y: float) -> np.ndarray:
+    """
+    Return (N, 2) pixel coordinates (u, v) in the image resized by (``scale_x``, ``scale_y``).
+
+    The same half-pixel-centre convention as :func:`pixel_map`: ``u' = (u + 0.5) s - 0.5``.
+    """
+    points = np.asarray(points_px)
+    scale = np.array([scale_x, scale_y], dtype=points.dtype if points.dtype.kind == 'f'
+                     else np.float64)
+    return (points + 0.5) * scale - 0.5
+
+
 def crop_map(x_offset: float, y_offset: float) -> np.ndarray:
     """Return the 3x3 map of pixel coordinates into a region whose corner is at the offsets."""
     return np.array([[1.0, 0.0, -x_offset], [0.0, 1.0, -y_offset], [0.0, 0.0, 1.0]])

@@ -235,12 +235,12 @@ class ScenePipeline:
                                 network_size=net.network_size, timings_ms=timings)
         result = SceneResult(prediction=prediction, timings_ms=timings)
         if found is not None:
-            scale = np.array([size[0] / net.network_size[0], size[1] / net.network_size[1]],
-                             dtype=np.float32)
             result.instances = instances.InstanceResult(
                 instance_ids=host['instance_ids'], class_ids=host['instance_class_ids'],
                 pixel_counts=host['instance_pixel_counts'],
-                centroids_px=(host['instance_centroids_px'] + 0.5) * scale - 0.5,
+                centroids_px=camera.scale_pixel_points(
+                    host['instance_centroids_px'], size[0] / net.network_size[0],
+                    size[1] / net.network_size[1]),
                 confidence=host['instance_confidence'])
         if need_depth and prediction.inverse_depth is not None:
             start = time.perf_counter()

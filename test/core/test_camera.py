@@ -56,6 +56,15 @@ def test_pixel_map_moves_pixel_centres_and_edges():
     np.testing.assert_allclose(camera.crop_map(100, 40) @ [100.0, 40.0, 1.0], [0, 0, 1])
 
 
+def test_scaled_pixel_points_follow_the_pixel_map():
+    points = np.array([[0.0, 0.0], [10.25, 3.5], [-0.5, -0.5]], np.float32)
+    moved = camera.scale_pixel_points(points, 2.5, 0.5)
+    mapped = camera.pixel_map(2.5, 0.5) @ np.vstack([points.T, np.ones(len(points))])
+    assert moved.dtype == np.float32
+    np.testing.assert_allclose(moved, mapped[:2].T, atol=1e-6)
+    np.testing.assert_allclose(moved[2], [-0.5, -0.5])  # the image corner stays the corner
+
+
 def test_skew_scales_with_the_width():
     K = K_640.copy()
     K[0, 1] = 3.0
